@@ -1,0 +1,49 @@
+# The README's commands. Each sets up what it needs (venv, packages, Chromium) by itself.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BASE   := $(VENV)/.installed-base
+TEST   := $(VENV)/.installed-test
+
+.PHONY: demo test lint lab bench chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(BASE): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(BASE)
+
+## make demo: pull the embedded demo sources (offline) and print destinations, changes and pull steps
+demo: $(BASE)
+	$(PY) -m ipy_storage demo --workspace demo-workspace
+
+## make test: lint, then the whole suite against real servers, a real kernel and a real browser
+test: $(TEST) chromium
+	$(PY) -m ruff check ipy_storage tests benchmarks
+	$(PY) -m pytest
+
+lint: $(TEST)
+	$(PY) -m ruff check ipy_storage tests benchmarks
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+## make lab: JupyterLab on notebooks/
+lab: $(TEST)
+	$(VENV)/bin/jupyter lab notebooks/
+
+## make bench: ratios against Prefect, nbgitpuller and the raw tools (writes benchmarks/RESULTS.md numbers to stdout)
+bench: $(TEST)
+	$(PY) benchmarks/bench_git.py
+	$(PY) benchmarks/bench_remote.py
+
+clean:
+	rm -rf demo-workspace .pytest_cache

@@ -1,0 +1,116 @@
+"""Embedded demo sources, built offline, so every example runs on Binder, in CI and on a laptop
+with no network and no token (SPEC §7)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+FLOWS_V1 = {
+    "flows/__init__.py": '"""Demo flows package."""\n',
+    "flows/hello.py": 'def hello(name: str = "world") -> str:\n    return f"Hello, {name}!"\n',
+    "README.md": "# demo-flows\n\nA tiny flows package used by the ipy_storage demo.\n",
+}
+FLOWS_V2 = {
+    "flows/hello.py": 'def hello(name: str = "world") -> str:\n    return f"Hello, {name}! (v2)"\n',
+    "flows/etl.py": "def extract() -> list[int]:\n    return [1, 2, 3]\n",
+}
+DATA_V1 = {"config.yaml": "threshold: 3\n", "queries/daily.sql": "select 1;\n"}
+DATA_V2 = {"queries/weekly.sql": "select 7;\n"}
+
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "ipy_storage demo",
+    "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+    "GIT_COMMITTER_NAME": "ipy_storage demo",
+    "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@dataclass
+class DemoSources:
+    """Where the demo sources live: a bare git repository and a plain folder (an fsspec source)."""
+
+    root: Path
+    git_url: str
+    folder_url: str
+    work_tree: Path
+    folder: Path
+
+    def publish_second_version(self) -> None:
+        """Upstream moves on: a second commit and a new file in the folder."""
+        _write(self.work_tree, FLOWS_V2)
+        _commit(self.work_tree, "v2: louder hello, add etl")
+        _write(self.folder, DATA_V2)
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **_GIT_ENV})
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _commit(work_tree: Path, message: str) -> None:
+    _git(work_tree, "add", "-A")
+    _git(work_tree, "commit", "-q", "-m", message)
+    _git(work_tree, "push", "-q", "origin", "HEAD:main")
+
+
+def build_sources(root: str | Path) -> DemoSources:
+    """Create the demo sources under ``root`` (which must not hold them yet), first version."""
+    root = Path(root).absolute()
+    bare, work_tree, folder = root / "demo-flows.git", root / "demo-flows-work", root / "demo-data"
+    root.mkdir(parents=True, exist_ok=True)
+    _git(root, "init", "-q", "--bare", "-b", "main", str(bare))
+    _git(root, "clone", "-q", str(bare), str(work_tree))
+    _git(work_tree, "checkout", "-q", "-b", "main")
+    _write(work_tree, FLOWS_V1)
+    _commit(work_tree, "v1: hello flow")
+    _write(folder, DATA_V1)
+    return DemoSources(root, str(bare), folder.as_uri(), work_tree, folder)
+
+
+def fresh_workspace(workspace: str | Path) -> Path:
+    """An empty demo workspace; a folder is only ever cleared if an earlier demo run made it."""
+    import shutil
+
+    base = Path(workspace).absolute()
+    marker = base / ".ipy-storage-demo"
+    if base.exists() and any(base.iterdir()):
+        if not marker.exists():
+            raise FileExistsError(f"{base} is not empty and was not made by the demo: pick another --workspace.")
+        shutil.rmtree(base)
+    base.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return base
+
+
+def run(workspace: str | Path, out=print) -> None:
+    """Pull the demo sources twice around an upstream change and a local edit; print everything."""
+    import json
+
+    from .storage import GitRepository, RemoteStorage
+
+    base = fresh_workspace(workspace)
+    sources = build_sources(base / ".demo-sources")
+    storages = [GitRepository(sources.git_url, pull_interval=None), RemoteStorage(sources.folder_url, pull_interval=None)]
+    for storage in storages:
+        storage.set_base_path(base)
+        out(f"== {storage!r}\n   destination: {storage.destination}")
+        out(f"   first pull:  {storage.pull()!r}")
+
+    git_checkout = storages[0].destination
+    (git_checkout / "flows" / "hello.py").write_text("# my local experiment\n" + (git_checkout / "flows" / "hello.py").read_text())
+    out("\n(you edit flows/hello.py; upstream publishes v2)\n")
+    sources.publish_second_version()
+    for storage in storages:
+        out(f"== {storage!r}\n   second pull: {storage.pull()!r}")
+        out("   pull step:\n" + "\n".join("     " + line for line in json.dumps(storage.to_pull_step(), indent=2).splitlines()))

@@ -1,0 +1,140 @@
+"""``BlockStorageAdapter``: any object with ``get_directory`` (a Prefect block or look-alike),
+SPEC §3.3."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .base import ProgressCallback, PullResult, StorageBase, destination_lock
+from .errors import StorageConfigError, StoragePullError
+from .secrets import redact
+
+PULL_WITH_BLOCK_STEP = "prefect.deployments.steps.pull_with_block"
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def block_type_slug(block: Any) -> str:
+    """The block's type slug (Prefect's ``get_block_type_slug()``), else its kebab-cased class name."""
+    slug = getattr(block, "block_type_slug", None) or getattr(block, "_block_type_slug", None)
+    getter = getattr(block, "get_block_type_slug", None)
+    if not slug and callable(getter):
+        slug = getter()
+    return slug if isinstance(slug, str) and slug else _kebab(type(block).__name__)
+
+
+def block_document_name(block: Any) -> str | None:
+    name = getattr(block, "block_document_name", None) or getattr(block, "_block_document_name", None)
+    return name if isinstance(name, str) and name else None
+
+
+def _run_maybe_async(result: Any) -> Any:
+    """Finish what ``get_directory`` returned: await a coroutine on a private loop in this thread."""
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait() -> Any:
+        return await result
+
+    return asyncio.run(wait()) if _no_running_loop() else _run_in_thread(wait)
+
+
+def _no_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
+
+
+def _run_in_thread(factory: Any) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, factory()).result()
+
+
+class BlockStorageAdapter(StorageBase):
+    """Pulls through a block's ``get_directory`` into a staging folder, then syncs it into place."""
+
+    _kind = "block"
+
+    def __init__(self, block: Any, pull_interval: int | float | None = 60, name: str | None = None) -> None:
+        super().__init__(pull_interval)
+        if not callable(getattr(block, "get_directory", None)):
+            raise StorageConfigError("Provided block must have a `get_directory` method.")
+        self._block = block
+        self._slug = block_type_slug(block)
+        self._document_name = block_document_name(block) or name
+        suffix = self._document_name or uuid.uuid4().hex[:8]
+        self._name = f"{self._slug}-{suffix}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def block(self) -> Any:
+        return self._block
+
+    def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
+        from ._sync import sync_remote
+
+        destination = self.destination
+        with destination_lock(destination):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.staging-", dir=destination.parent))
+            try:
+                self._fetch_into(staging)
+                return sync_remote(
+                    staging.as_uri(), {}, destination, name=self.name, reset=reset, progress=progress
+                )
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch_into(self, staging: Path) -> None:
+        try:
+            _run_maybe_async(self._block.get_directory(local_path=str(staging)))
+        except Exception as exc:
+            message = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise StoragePullError(
+                f"Block {self._slug}/{self._document_name or '?'} failed to provide its files: {message}"
+            ) from None
+
+    def to_pull_step(self) -> dict[str, Any]:
+        own = getattr(self._block, "get_pull_step", None)
+        if callable(own):
+            return own()
+        if not self._document_name:
+            raise StorageConfigError(
+                "This block has no name, so a pull step cannot load it: save the block or pass name=... ."
+            )
+        return {
+            PULL_WITH_BLOCK_STEP: {
+                "block_type_slug": self._slug,
+                "block_document_name": self._document_name,
+            }
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BlockStorageAdapter):
+            return NotImplemented
+        return (self._block, self._name, self._pull_interval) == (
+            other._block,
+            other._name,
+            other._pull_interval,
+        )
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"BlockStorageAdapter(block_type_slug={self._slug!r}, block_document_name={self._document_name!r})"

@@ -1,0 +1,225 @@
+"""``GitRepository``: configuration, naming, credentials and pull step (SPEC §3.1, §4).
+The pulling itself lives in ``_git`` so that git stays behind one small module."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+from urllib.parse import urlsplit
+
+from .base import ProgressCallback, PullResult, StorageBase, check_relative_name, destination_lock
+from .credentials import (
+    GitCredentials,
+    basic_auth_header,
+    credential_pair,
+    header_config_key,
+    normalize_credentials,
+    split_userinfo,
+)
+from .errors import StorageConfigError
+from .secrets import Secret
+
+GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
+_COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_UNSAFE_TRANSPORTS = ("ext::", "fd::")
+
+
+def _check_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise StorageConfigError("Invalid repository URL: give the URL or path of a git repository.")
+    if url.startswith("-"):
+        raise StorageConfigError(f"Invalid repository URL {url!r}: it must not start with '-'.")
+    if url.lower().startswith(_UNSAFE_TRANSPORTS):
+        raise StorageConfigError(
+            "Invalid repository URL: the 'ext::' and 'fd::' transports can run commands; use https://, ssh or a path."
+        )
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise StorageConfigError("Invalid repository URL: it must not contain spaces or control characters.")
+    return url
+
+
+def _check_branch(branch: Any) -> str | None:
+    if branch is None:
+        return None
+    if not isinstance(branch, str) or not branch:
+        raise StorageConfigError("Invalid branch: give a branch name such as 'main'.")
+    if branch.startswith("-"):
+        raise StorageConfigError("Branch names cannot start with '-'.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in branch) or ".." in branch:
+        raise StorageConfigError(f"Invalid branch name {branch!r}: see `git check-ref-format --help`.")
+    return branch
+
+
+def _check_commit(commit_sha: Any) -> str | None:
+    if commit_sha is None:
+        return None
+    if not isinstance(commit_sha, str) or not _COMMIT_SHA.match(commit_sha):
+        raise StorageConfigError(
+            f"Invalid commit SHA {commit_sha!r}: a commit SHA is 4 to 64 hexadecimal characters. "
+            "If you meant a branch or tag, use the 'branch' parameter instead."
+        )
+    return commit_sha
+
+
+def _check_directories(directories: Any) -> list[str] | None:
+    if directories is None:
+        return None
+    if isinstance(directories, str) or not all(isinstance(d, str) and d for d in directories):
+        raise StorageConfigError(
+            "Invalid directories: give a list of relative directory paths, e.g. ['flows', 'lib']."
+        )
+    checked = []
+    for entry in directories:
+        if entry.startswith("--"):
+            warnings.warn(
+                f"Directory {entry!r} starts with '--'; it is kept as a directory name, not an option.",
+                UserWarning,
+                stacklevel=3,
+            )
+        checked.append(check_relative_name(entry, "directory"))
+    return checked
+
+
+def default_name(url: str, branch: str | None) -> str:
+    """Last URL path segment without ``.git``, plus ``-<branch>`` (``/`` → ``-``)."""
+    path = urlsplit(url).path if "://" in url else url.rpartition(":")[2] if re.match(r"^[^/]+@[^/]+:", url) else url
+    segment = path.rstrip("/").rsplit("/", 1)[-1]
+    segment = segment.removesuffix(".git") or "repository"
+    return f"{segment}-{branch.replace('/', '-')}" if branch else segment
+
+
+class GitRepository(StorageBase):
+    """A git repository pulled into ``base_path / name``; mirrors Prefect's ``GitRepository``."""
+
+    _kind = "git"
+
+    def __init__(
+        self,
+        url: str,
+        credentials: GitCredentials | dict | Secret | None = None,
+        name: str | None = None,
+        branch: str | None = None,
+        commit_sha: str | None = None,
+        include_submodules: bool = False,
+        pull_interval: int | float | None = 60,
+        directories: list[str] | None = None,
+    ) -> None:
+        super().__init__(pull_interval)
+        url = _check_url(url)
+        branch, commit_sha = _check_branch(branch), _check_commit(commit_sha)
+        if branch and commit_sha:
+            raise StorageConfigError("Cannot provide both a branch and a commit SHA. Please provide only one.")
+        self._url, url_user, url_password = split_userinfo(url)
+        self._url_had_credentials = bool(url_user or url_password)
+        self._username, self._token = normalize_credentials(credentials)
+        if self._token is None and self._url_had_credentials:
+            self._username, self._token = (url_user, url_password) if url_password else (None, url_user)
+        self._branch = branch
+        self._commit_sha = commit_sha
+        self._include_submodules = bool(include_submodules)
+        self._directories = _check_directories(directories)
+        self._default_name = default_name(self._url, branch)
+        if name is not None and not isinstance(name, str):
+            raise StorageConfigError("Invalid name: give a folder name as a string.")
+        self._name = check_relative_name(name, "name") if name else self._default_name
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def url(self) -> str:
+        """The repository URL, never with credentials."""
+        return self._url
+
+    @property
+    def branch(self) -> str | None:
+        return self._branch
+
+    @property
+    def commit_sha(self) -> str | None:
+        return self._commit_sha
+
+    @property
+    def directories(self) -> list[str] | None:
+        return list(self._directories) if self._directories else None
+
+    @property
+    def include_submodules(self) -> bool:
+        return self._include_submodules
+
+    def auth_environment(self) -> dict[str, str]:
+        """git config through the environment that authenticates to this repository's host.
+
+        Empty for non-HTTP URLs and when there are no credentials. Resolves Secrets now.
+        """
+        if self._token is None or urlsplit(self._url).scheme not in ("http", "https"):
+            return {}
+        token = self._token.get() if isinstance(self._token, Secret) else self._token
+        pair = credential_pair(self._url, self._username, token)
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": header_config_key(self._url),
+            "GIT_CONFIG_VALUE_0": basic_auth_header(pair),
+        }
+
+    # -- pulling ---------------------------------------------------------------------------
+    def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
+        from ._git import pull_repository
+
+        with destination_lock(self.destination):
+            return pull_repository(self, self.destination, reset=reset, progress=progress)
+
+    # -- Prefect ---------------------------------------------------------------------------
+    def to_pull_step(self) -> dict[str, Any]:
+        """The ``git_clone`` deployment step that reproduces this pull on a Prefect worker."""
+        step: dict[str, Any] = {"repository": self._url, "branch": self._branch}
+        if self._name != self._default_name:
+            step["clone_directory_name"] = self._name
+        if self._directories:
+            step["directories"] = list(self._directories)
+        if self._include_submodules:
+            step["include_submodules"] = True
+        if self._commit_sha:
+            step["commit_sha"] = self._commit_sha
+        if self._token is not None:
+            step["credentials"] = self._credentials_for_step()
+        return {GIT_CLONE_STEP: step}
+
+    def _credentials_for_step(self) -> dict[str, str]:
+        if not isinstance(self._token, Secret):
+            raise StorageConfigError(
+                "Please save your access token as a Secret before converting this storage object to a pull step: "
+                "credentials={'access_token': Secret(value, name='my-token')} or Secret.from_env('VAR')."
+            )
+        credentials = {"username": self._username} if self._username else {}
+        credentials["access_token"] = self._token.placeholder()
+        return credentials
+
+    # -- Python protocol -------------------------------------------------------------------
+    def _identity(self) -> tuple:
+        return (
+            self._url,
+            self._branch,
+            self._commit_sha,
+            self._name,
+            self._directories,
+            self._include_submodules,
+            self._username,
+            self._token,
+            self._pull_interval,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GitRepository):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    __hash__ = None  # mutable (set_base_path), like Prefect's
+
+    def __repr__(self) -> str:
+        return f"GitRepository(name={self._name!r} repository={self._url!r}, branch={self._branch!r})"
+
+

@@ -1,0 +1,162 @@
+"""Secrets that never show their value (SPEC §2.4) and the redaction every message goes through."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from typing import Any
+
+from .errors import SecretNotFoundError, StorageConfigError
+
+_MASK = "********"
+_named: dict[str, Secret] = {}
+_known_values: set[str] = set()
+_lock = threading.Lock()
+
+ENV_PLACEHOLDER = re.compile(r"^\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+BLOCK_PLACEHOLDER = re.compile(r"^\{\{\s*prefect\.blocks\.secret\.([A-Za-z0-9_-]+)\s*\}\}$")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def remember_secret_value(value: str) -> None:
+    """Register a value so that ``redact`` removes it from any message (short values are skipped)."""
+    if value and len(value) >= 4:
+        with _lock:
+            _known_values.add(value)
+
+
+def redact(text: str) -> str:
+    """Remove known secret values and URL userinfo from ``text``."""
+    text = _USERINFO.sub(r"\g<scheme>", text)
+    with _lock:
+        values = sorted(_known_values, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, _MASK)
+    return text
+
+
+class Secret:
+    """A value that masks itself in reprs, logs and pull steps.
+
+    ``Secret(value, name="x")`` renders as ``{{ prefect.blocks.secret.x }}`` in a pull step;
+    ``Secret.from_env("VAR")`` reads the variable at use time and renders as ``{{ $VAR }}``.
+    """
+
+    __slots__ = ("_value", "name", "env")
+
+    def __init__(self, value: str, name: str | None = None) -> None:
+        if not isinstance(value, str):
+            raise StorageConfigError("Secret value must be a string; pass the token text itself.")
+        self._value = value
+        self.name = name
+        self.env: str | None = None
+        remember_secret_value(value)
+        if name:
+            with _lock:
+                _named[name] = self
+
+    @classmethod
+    def from_env(cls, var: str) -> Secret:
+        """A secret whose value is the environment variable ``var`` when it is used."""
+        if not var or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+            raise StorageConfigError(f"Invalid environment variable name {var!r}: use letters, digits and '_'.")
+        secret = cls.__new__(cls)
+        secret._value = None
+        secret.name = None
+        secret.env = var
+        return secret
+
+    @classmethod
+    def named(cls, name: str) -> Secret:
+        """The secret created in this process with ``Secret(value, name=name)``."""
+        with _lock:
+            secret = _named.get(name)
+        if secret is None:
+            raise SecretNotFoundError(
+                f"Unknown secret {name!r}: create it first with Secret(value, name={name!r})."
+            )
+        return secret
+
+    def get(self) -> str:
+        """The value (read from the environment now for ``from_env`` secrets)."""
+        if self.env is None:
+            return self._value
+        value = os.environ.get(self.env)
+        if value is None:
+            raise StorageConfigError(
+                f"Environment variable {self.env} is not set: export it before pulling."
+            )
+        remember_secret_value(value)
+        return value
+
+    def placeholder(self) -> str:
+        """The Prefect template that resolves to this secret on a worker."""
+        if self.env is not None:
+            return "{{ $" + self.env + " }}"
+        if self.name:
+            return "{{ prefect.blocks.secret." + self.name + " }}"
+        raise StorageConfigError(
+            "This Secret has no name, so a pull step cannot refer to it: "
+            "use Secret(value, name='my-secret') (saved as a Prefect Secret block) or Secret.from_env('VAR')."
+        )
+
+    def __repr__(self) -> str:
+        if self.env is not None:
+            return f"Secret.from_env({self.env!r})"
+        if self.name:
+            return f"Secret({_MASK!r}, name={self.name!r})"
+        return f"Secret({_MASK!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return (self.env, self.name, self._value) == (other.env, other.name, other._value)
+
+    def __hash__(self) -> int:
+        return hash((self.env, self.name, self._value))
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Secret:
+        return self
+
+    def __reduce__(self):
+        raise TypeError("Secret objects cannot be pickled: that would write the value to disk.")
+
+
+def reveal(value: Any) -> Any:
+    """The plain value of ``value``: a Secret's content, anything else unchanged (recursively)."""
+    if isinstance(value, Secret):
+        return value.get()
+    if isinstance(value, dict):
+        return {key: reveal(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(reveal(item) for item in value)
+    return value
+
+
+def to_placeholders(value: Any) -> Any:
+    """``value`` with every Secret replaced by its pull-step placeholder (recursively)."""
+    if isinstance(value, Secret):
+        return value.placeholder()
+    if isinstance(value, dict):
+        return {key: to_placeholders(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_placeholders(item) for item in value]
+    return value
+
+
+def from_placeholder(value: str) -> Secret | None:
+    """The Secret a pull-step placeholder string stands for, or None when it is not one."""
+    match = ENV_PLACEHOLDER.match(value)
+    if match:
+        return Secret.from_env(match.group(1))
+    match = BLOCK_PLACEHOLDER.match(value)
+    if match:
+        return Secret.named(match.group(1))
+    return None
