@@ -138,6 +138,11 @@ class StorageBase:
         raise NotImplementedError
 
     @property
+    def kind(self) -> str:
+        """``git``, ``remote``, ``block`` or ``local``."""
+        return self._kind
+
+    @property
     def pull_interval(self) -> int | float | None:
         return self._pull_interval
 
