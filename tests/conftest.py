@@ -1,15 +1,8 @@
 """Test session set-up: each fixture family lives in its own plugin module under tests/fixtures."""
 
-from __future__ import annotations
-
-import importlib.util
-
 pytest_plugins = [
-    name
-    for name in (
-        "tests.fixtures.git_server",
-        "tests.fixtures.s3_server",
-        "tests.fixtures.notebook",
-    )
-    if importlib.util.find_spec(name) is not None
+    "tests.fixtures.git_server",
+    "tests.fixtures.s3_server",
+    "tests.fixtures.notebook",
+    "tests.fixtures.browser",
 ]
