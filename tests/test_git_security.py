@@ -1,0 +1,124 @@
+"""Tokens never reach disk, command lines, errors or progress (SPEC §3.1): checked on real clones
+against the Basic-auth git server, with a /proc watcher running during slowed pulls."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from ipy_storage import GitRepository, Secret
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git_config(tmp_path_factory, monkeypatch):
+    config = tmp_path_factory.getbasetemp() / "gitconfig-empty"
+    config.touch()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+class CmdlineWatcher:
+    """Records the command line of every process visible in /proc while it runs."""
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        own = str(os.getpid())
+        while not self._stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit() or entry.name == own:
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                        data = handle.read()
+                except OSError:
+                    continue
+                if data:
+                    self.seen.add(data)
+
+    def __enter__(self) -> CmdlineWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def git_commands(self) -> set[bytes]:
+        return {cmd for cmd in self.seen if cmd.split(b"\0")[0].rsplit(b"/", 1)[-1].startswith(b"git")}
+
+
+def files_containing(root: Path, secrets: list[str]) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if any(secret.encode() in data for secret in secrets):
+                hits.append(str(path))
+    return hits
+
+
+def test_token_never_in_argv_or_on_disk_during_slowed_pulls(git_http_server, tmp_path):
+    source = git_http_server.create_repo({"flows/a.py": "a\n", "data/b.txt": "b\n", "README.md": "r\n"})
+    library = git_http_server.create_repo({"lib.py": "l\n"})
+    source.add_submodule("vendor/lib", library)
+    secrets = git_http_server.secret_forms()
+    repo = GitRepository(source.url, credentials=git_http_server.credentials(), include_submodules=True)
+    repo.set_base_path(tmp_path)
+    sparse = GitRepository(source.url, credentials=git_http_server.credentials(), directories=["flows"], name="sparse")
+    sparse.set_base_path(tmp_path)
+    messages = []
+
+    git_http_server.set_delay(0.15)
+    with CmdlineWatcher() as watcher:
+        repo.pull(progress=lambda p: messages.append(p.message))
+        sparse.pull(progress=lambda p: messages.append(p.message))
+        source.commit({"flows/a.py": "a2\n", "data/b.txt": "b2\n"})
+        library.commit({"lib.py": "l2\n"})
+        repo.pull(progress=lambda p: messages.append(p.message))
+        sparse.pull(progress=lambda p: messages.append(p.message))
+        repo.pull()  # no change: ls-remote only
+    git_http_server.set_delay(None)
+
+    commands = watcher.git_commands()
+    joined = b"\n".join(commands)
+    # the watcher really saw the network side of git (so it cannot pass vacuously)
+    assert b"remote-http" in joined and b"clone" in joined and b"fetch" in joined and b"ls-remote" in joined
+    for secret in secrets:
+        assert secret.encode() not in b"\n".join(watcher.seen), "a secret appeared in a command line"
+    assert (repo.destination / "flows/a.py").read_text() == "a2\n"
+    assert (repo.destination / "vendor/lib/lib.py").read_text() == "l\n"  # the gitlink did not move
+    assert files_containing(repo.destination, secrets) == []
+    assert files_containing(sparse.destination, secrets) == []
+    assert not any(secret in message for message in messages for secret in secrets)
+    assert "extraheader" not in (repo.destination / ".git" / "config").read_text().lower()
+
+
+def test_failures_never_show_the_token(git_http_server, tmp_path):
+    source = git_http_server.create_repo()
+    secrets = git_http_server.secret_forms()
+    for options in (
+        {"credentials": {"username": "alice", "access_token": Secret(git_http_server.token + "x")}},
+        {"credentials": git_http_server.credentials(), "branch": "missing"},
+        {"credentials": git_http_server.credentials(), "commit_sha": "f" * 40},
+    ):
+        repo = GitRepository(source.url, name="d", **options)
+        repo.set_base_path(tmp_path)
+        with pytest.raises(RuntimeError) as caught:
+            repo.pull()
+        text = str(caught.value) + repr(caught.value)
+        assert not any(secret in text for secret in secrets)
+    url_with_token = source.url.replace("://", "://alice:not-the-token-1234@")
+    repo = GitRepository(url_with_token, name="u")
+    repo.set_base_path(tmp_path)
+    with pytest.raises(RuntimeError) as caught:
+        repo.pull()
+    assert "not-the-token-1234" not in str(caught.value) and "not-the-token-1234" not in repr(repo)
