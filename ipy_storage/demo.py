@@ -95,8 +95,7 @@ def fresh_workspace(workspace: str | Path) -> Path:
 
 def run(workspace: str | Path, out=print) -> None:
     """Pull the demo sources twice around an upstream change and a local edit; print everything."""
-    import json
-
+    from .display import step_text
     from .storage import GitRepository, RemoteStorage
 
     base = fresh_workspace(workspace)
@@ -113,4 +112,5 @@ def run(workspace: str | Path, out=print) -> None:
     sources.publish_second_version()
     for storage in storages:
         out(f"== {storage!r}\n   second pull: {storage.pull()!r}")
-        out("   pull step:\n" + "\n".join("     " + line for line in json.dumps(storage.to_pull_step(), indent=2).splitlines()))
+    out("\n# the pull section of prefect.yaml that reproduces these pulls on a Prefect worker")
+    out(step_text({"pull": [storage.to_pull_step() for storage in storages]}, "yaml"))
