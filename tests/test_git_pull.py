@@ -27,14 +27,6 @@ from ipy_storage.storage.errors import (
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git_config(tmp_path_factory, monkeypatch):
-    """The machine's own git configuration (helpers, insteadOf rules) must not change results."""
-    config = tmp_path_factory.getbasetemp() / "gitconfig-empty"
-    config.touch()
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-
 
 def storage(url: str, base: Path, **options) -> GitRepository:
     repo = GitRepository(url, **options)

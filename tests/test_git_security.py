@@ -14,13 +14,6 @@ from ipy_storage import GitRepository, Secret
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git_config(tmp_path_factory, monkeypatch):
-    config = tmp_path_factory.getbasetemp() / "gitconfig-empty"
-    config.touch()
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-
 
 class CmdlineWatcher:
     """Records the command line of every process visible in /proc while it runs."""

@@ -10,15 +10,7 @@ import pytest
 
 from ipy_storage import scheduler
 from ipy_storage.scheduler import Watcher, backoff_delay
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+from tests.helpers import wait_until
 
 
 @pytest.mark.parametrize(

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import ipywidgets as widgets
 
 from ipy_storage import StorageForm
 from ipy_storage.storage.secrets import Secret
+from tests.helpers import wait_until
 
 GIT_STEP = "prefect.deployments.steps.git_clone"
 
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def logged(form: StorageForm) -> str:

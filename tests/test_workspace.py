@@ -15,17 +15,10 @@ import pytest
 from ipy_storage import GitRepository, LocalStorage, PullResult, RemoteStorage, Secret, Workspace
 from ipy_storage.storage.base import StorageBase
 from ipy_storage.storage.errors import StorageConfigError, StorageError, StoragePullError
+from tests.helpers import wait_until
 
 STATUS_KEYS = {"watching", "interval", "last_pull", "last_result", "last_error", "failures", "next_pull"}
 
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture

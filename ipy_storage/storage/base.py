@@ -125,9 +125,11 @@ def check_relative_name(value: str, what: str) -> str:
 
 
 class StorageBase:
-    """Shared machinery; subclasses implement ``name``, ``_pull`` and ``to_pull_step``."""
+    """Shared machinery; subclasses set ``_name`` and implement ``_pull``, ``to_pull_step`` and
+    ``_identity``."""
 
     _kind = "storage"
+    _name: str
 
     def __init__(self, pull_interval: int | float | None) -> None:
         self._pull_interval = check_pull_interval(pull_interval)
@@ -135,7 +137,8 @@ class StorageBase:
 
     @property
     def name(self) -> str:
-        raise NotImplementedError
+        """The destination folder's name below the base path."""
+        return self._name
 
     @property
     def kind(self) -> str:
@@ -169,6 +172,17 @@ class StorageBase:
 
     def to_pull_step(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _identity(self) -> tuple:
+        """What makes two storages of one kind equal (their configuration)."""
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    __hash__ = None  # mutable (set_base_path), as Prefect's storages are
 
     def _repr_html_(self) -> str:
         from ..display import storage_html

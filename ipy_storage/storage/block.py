@@ -79,10 +79,6 @@ class BlockStorageAdapter(StorageBase):
         self._name = f"{self._slug}-{suffix}"
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def block(self) -> Any:
         return self._block
 
@@ -125,16 +121,8 @@ class BlockStorageAdapter(StorageBase):
             }
         }
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BlockStorageAdapter):
-            return NotImplemented
-        return (self._block, self._name, self._pull_interval) == (
-            other._block,
-            other._name,
-            other._pull_interval,
-        )
-
-    __hash__ = None
+    def _identity(self) -> tuple:
+        return (self._block, self._name, self._pull_interval)
 
     def __repr__(self) -> str:
         return f"BlockStorageAdapter(block_type_slug={self._slug!r}, block_document_name={self._document_name!r})"

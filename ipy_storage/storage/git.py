@@ -126,10 +126,6 @@ class GitRepository(StorageBase):
 
     # -- configuration ---------------------------------------------------------------------
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def url(self) -> str:
         """The repository URL, never with credentials."""
         return self._url
@@ -211,13 +207,6 @@ class GitRepository(StorageBase):
             self._token,
             self._pull_interval,
         )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, GitRepository):
-            return NotImplemented
-        return self._identity() == other._identity()
-
-    __hash__ = None  # mutable (set_base_path), like Prefect's
 
     def __repr__(self) -> str:
         return f"GitRepository(name={self._name!r} repository={self._url!r}, branch={self._branch!r})"

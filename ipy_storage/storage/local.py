@@ -41,12 +41,8 @@ class LocalStorage(StorageBase):
     def to_pull_step(self) -> dict[str, Any]:
         return {SET_WORKING_DIRECTORY_STEP: {"directory": str(self._path)}}
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, LocalStorage):
-            return NotImplemented
-        return (self._path, self._pull_interval) == (other._path, other._pull_interval)
-
-    __hash__ = None
+    def _identity(self) -> tuple:
+        return (self._path, self._pull_interval)
 
     def __repr__(self) -> str:
         return f"LocalStorage(path={self._path!r})"

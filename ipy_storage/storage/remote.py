@@ -99,10 +99,6 @@ class RemoteStorage(StorageBase):
         self._name = destination_name(url)
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def url(self) -> str:
         return self._url
 
@@ -127,16 +123,8 @@ class RemoteStorage(StorageBase):
             step["requires"] = package
         return {REMOTE_STEP: step}
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RemoteStorage):
-            return NotImplemented
-        return (self._url, self._settings, self._pull_interval) == (
-            other._url,
-            other._settings,
-            other._pull_interval,
-        )
-
-    __hash__ = None
+    def _identity(self) -> tuple:
+        return (self._url, self._settings, self._pull_interval)
 
     def __repr__(self) -> str:
         return f"RemoteStorage(url={self._url!r})"
