@@ -23,6 +23,7 @@ from traitlets.config import Configurable
 
 from . import scheduler
 from .storage.errors import StorageError
+from .storage.secrets import Secret
 from .workspaces import Workspace, one_line
 from .workspaces import workspace as default_workspace
 
@@ -52,6 +53,13 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _key_env(text: str) -> tuple[str, Secret]:
+    key, value = _key_value(text)
+    if not isinstance(value, str):
+        raise argparse.ArgumentTypeError(f"expected KEY=VAR with an environment variable name, got {text!r}")
+    return key, Secret.from_env(value)
+
+
 def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     """The ``%storage`` argument parser and its subcommand parsers (their usages end the help)."""
     parser = _Parser(
@@ -75,6 +83,8 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     add.add_argument("--token-env", metavar="VAR", help="git token: read from environment variable VAR at pull time")
     add.add_argument("--option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                      help="remote: fsspec setting (VALUE parsed as JSON when it can be; repeatable)")
+    add.add_argument("--secret-option", action="append", type=_key_env, default=[], metavar="KEY=VAR",
+                     help="remote: fsspec setting read from environment variable VAR at pull time (key=, secret= …)")
     add.add_argument("--importable", action="store_true", help="put the destination on sys.path")
     add.add_argument("--reload", action="store_true", help="reload imported modules a pull changed")
     add.add_argument("--pull", action="store_true", help="pull right away")
@@ -187,8 +197,8 @@ class StorageMagics(Magics, Configurable):
             "include_submodules": args.submodules or None,
             "credentials": _credentials(args.username, args.token_env),
         }
-        if args.option:
-            options["settings"] = dict(args.option)
+        if args.option or args.secret_option:
+            options["settings"] = dict(args.option + args.secret_option)
         interval = None if args.once else args.interval if args.interval is not None else self.default_interval
         storage = self.workspace.add(
             args.source, name=args.name, pull_interval=interval, importable=args.importable, reload=args.reload, **options
@@ -257,8 +267,6 @@ class StorageMagics(Magics, Configurable):
 def _credentials(username: str | None, token_env: str | None) -> dict[str, Any] | None:
     if token_env is None:
         return {"username": username} if username else None
-    from .storage.secrets import Secret
-
     credentials: dict[str, Any] = {"access_token": Secret.from_env(token_env)}
     if username:
         credentials["username"] = username

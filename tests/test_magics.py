@@ -142,6 +142,17 @@ def test_remote_options_and_var_expansion(ip, memory_folder):
     assert added.to_pull_step()["prefect.deployments.steps.pull_from_remote_storage"]["anon"] is True
 
 
+def test_secret_remote_settings_come_from_the_environment(ip, memory_folder, monkeypatch):
+    monkeypatch.setenv("IPY_STORAGE_REMOTE_TOKEN", "remote-token-value")
+    added = storage(ip, f"add {memory_folder} --secret-option token=IPY_STORAGE_REMOTE_TOKEN --pull")
+    assert added.settings["token"] == Secret.from_env("IPY_STORAGE_REMOTE_TOKEN")
+    step = added.to_pull_step()["prefect.deployments.steps.pull_from_remote_storage"]
+    assert step["token"] == "{{ $IPY_STORAGE_REMOTE_TOKEN }}"
+    assert "remote-token-value" not in repr(step) + repr(added)
+    with pytest.raises(UsageError, match="secret-option"):
+        storage(ip, f"add {memory_folder} --name other --secret-option token=1-not-a-var")
+
+
 def test_watch_unwatch_and_base(ip, make_repo, tmp_path):
     storage(ip, f"add {make_repo().url} --name live")
     storage(ip, "watch live --interval 0.2")
