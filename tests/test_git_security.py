@@ -3,13 +3,16 @@ against the Basic-auth git server, with a /proc watcher running during slowed pu
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from ipy_storage import GitRepository, Secret
+from ipy_storage import GitRepository, Secret, Workspace
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -115,3 +118,31 @@ def test_failures_never_show_the_token(git_http_server, tmp_path):
     with pytest.raises(RuntimeError) as caught:
         repo.pull()
     assert "not-the-token-1234" not in str(caught.value) and "not-the-token-1234" not in repr(repo)
+
+
+def test_no_token_in_logs_status_or_reprs_of_a_failing_timer(git_http_server, tmp_path, caplog):
+    """A timer pulling with a rejected token logs at DEBUG with tracebacks: the token and its
+    base64 pair must appear in none of it, nor in the status and the workspace's reprs."""
+    git_http_server.create_repo({"a.py": "A\n"}, name="logged")
+    wrong = "wrong-token-Zq8x!@#"
+    workspace = Workspace(tmp_path)
+    workspace.add(
+        GitRepository(
+            git_http_server.url_for("logged"),
+            credentials={"username": git_http_server.username, "access_token": Secret(wrong, name="logged-token")},
+        ),
+        name="logged",
+    )
+    caplog.set_level(logging.DEBUG, logger="ipy_storage")
+    try:
+        workspace.watch("logged", interval=0.2)
+        assert wait_until(lambda: workspace.status("logged")["logged"]["failures"] >= 2)
+    finally:
+        workspace.unwatch()
+    status = workspace.status("logged")["logged"]
+    assert "check" in status["last_error"]
+    texts = [caplog.text, repr(status), repr(workspace), workspace._repr_html_()]
+    texts += [logging.Formatter().formatException(r.exc_info) for r in caplog.records if r.exc_info]
+    forms = [wrong, base64.b64encode(f"{git_http_server.username}:{wrong}".encode()).decode()]
+    assert caplog.records, "the failing timer logged nothing, so this test would prove nothing"
+    assert not [form for form in forms for text in texts if form in text]
