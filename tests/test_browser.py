@@ -61,7 +61,9 @@ def test_form_adds_pulls_and_watches_a_private_repository(jupyterlab, lab_page, 
     assert (base / "browser-flows" / "flows" / "hello.py").read_text() == "print('v1')\n"
 
     _button(page, "Watch").click()
-    page.wait_for_function("() => document.body.innerText.includes('Watching browser-flows')", timeout=20_000)
+    # the status line is the timer's own from its first pull on; the button tells the state
+    _button(page, "Stop").wait_for(timeout=20_000)
+    page.wait_for_function("() => document.body.innerText.includes('browser-flows: watching every 1s')", timeout=20_000)
     repo.commit({"flows/etl.py": "print('etl')\n"}, message="add etl")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.split('1 added at').length > 2)",
@@ -69,7 +71,7 @@ def test_form_adds_pulls_and_watches_a_private_repository(jupyterlab, lab_page, 
     )
     assert (base / "browser-flows" / "flows" / "etl.py").exists()
     _button(page, "Stop").click()
-    page.wait_for_function("() => document.body.innerText.includes('Stopped watching browser-flows')", timeout=20_000)
+    _button(page, "Watch").wait_for(timeout=20_000)
 
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(1000)
