@@ -23,81 +23,31 @@ Results go to ``benchmarks/RESULTS.md`` under ``## GitRepository (issue 3)``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 RUNNER = HERE / "git_runner.py"
-PEER_VENV = HERE / ".venv-prefect"
-PREFECT_VERSION = "3.9.1"
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## GitRepository (issue 3)"
 
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.common import (  # noqa: E402
+    PREFECT_VERSION,
+    RESULTS,
+    Runner,
+    ensure_peer_venv,
+    scratch_root,
+    write_section,
+)
 from ipy_storage import GitRepository  # noqa: E402
 from tests.fixtures.git_server import start_git_http_server  # noqa: E402
-
-
-def scratch_root() -> Path:
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    return Path(tempfile.mkdtemp(prefix="ipy-bench-git-", dir=base))
-
-
-def ensure_peer_venv() -> Path:
-    """The peer venv with prefect==3.9.1 and nbgitpuller (shared with bench_remote.py)."""
-    from filelock import FileLock
-
-    python = PEER_VENV / "bin" / "python"
-    check = [str(python), "-c", f"import prefect, nbgitpuller; assert prefect.__version__ == '{PREFECT_VERSION}'"]
-    with FileLock(os.path.join(tempfile.gettempdir(), "ipy-storage-venv-prefect.lock")):
-        if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-            return python
-        if not python.exists():
-            print(f"creating {PEER_VENV} (about a minute)…", flush=True)
-            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"prefect=={PREFECT_VERSION}", "s3fs", "nbgitpuller"],
-            check=True,
-        )
-    return python
-
-
-class PeerRunner:
-    """A long-lived ``git_runner.py`` process in the peer venv."""
-
-    def __init__(self, python: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [str(python), str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, **env},
-        )
-
-    def call(self, **request) -> float:
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        while True:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError("git_runner.py exited")
-            if line.startswith("@@"):
-                answer = json.loads(line[2:])
-                break
-        if "error" in answer:
-            raise RuntimeError(f"{request['impl']}: {answer['error']}")
-        return answer["seconds"]
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def make_files(count: int) -> dict[str, str]:
@@ -135,7 +85,7 @@ class Scenario:
             return dict(os.environ)
         return {**os.environ, "GIT_TERMINAL_PROMPT": "0", **self.ours_repo(Path("/"), "x").auth_environment()}
 
-    def run_once(self, impl: str, base: Path, name: str, peer: PeerRunner | None) -> tuple[float, float]:
+    def run_once(self, impl: str, base: Path, name: str, peer: Runner | None) -> tuple[float, float]:
         destination = base / name
         if impl == "ours":
             repo = self.ours_repo(base, name)
@@ -151,8 +101,8 @@ class Scenario:
             request = {"impl": impl, "url": self.url, "base": str(base), "name": name}
             if self.server and impl == "prefect":
                 request["credentials"] = {"username": self.server.username, "access_token": self.server.token}
-            first = peer.call(**request)
-            again = peer.call(**request)
+            first = peer.call(**request)["seconds"]
+            again = peer.call(**request)["seconds"]
         return first, again
 
     def record(self, impl: str, first: float, again: float) -> None:
@@ -165,7 +115,7 @@ class Scenario:
 
 
 def run(args: argparse.Namespace) -> list[Scenario]:
-    scratch = scratch_root()
+    scratch = scratch_root("ipy-bench-git-")
     peer = None
     servers = []
     try:
@@ -188,7 +138,7 @@ def run(args: argparse.Namespace) -> list[Scenario]:
             python = ensure_peer_venv()
             prefect_home = scratch / "prefect-home"
             prefect_home.mkdir()
-            peer = PeerRunner(python, {
+            peer = Runner(python, RUNNER, {
                 "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
                 "PREFECT_HOME": str(prefect_home),
                 "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -272,17 +222,6 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-    RESULTS.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
@@ -301,7 +240,7 @@ def main() -> None:
     section = report(scenarios, args)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section(SECTION, section)
         print(f"written to {RESULTS}")
 
 

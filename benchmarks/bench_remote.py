@@ -16,13 +16,11 @@ Results go to ``benchmarks/RESULTS.md`` under ``## RemoteStorage (issue 4)``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,61 +28,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 RUNNER = HERE / "remote_runner.py"
-PREFECT_VENV = HERE / ".venv-prefect"
-PREFECT_VERSION = "3.9.1"
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## RemoteStorage (issue 4)"
 IMPLS = ("ours", "prefect", "fsspec")
 
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.common import (  # noqa: E402
+    PREFECT_VERSION,
+    RESULTS,
+    Runner,
+    ensure_peer_venv,
+    scratch_root,
+    write_section,
+)
 from tests.fixtures import s3_server  # noqa: E402  (the moto server the tests use)
-
-
-def scratch_root() -> Path:
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    return Path(tempfile.mkdtemp(prefix="ipy-bench-remote-", dir=base))
-
-
-def ensure_prefect_venv() -> Path:
-    python = PREFECT_VENV / "bin" / "python"
-    check = [str(python), "-c", f"import prefect, s3fs; assert prefect.__version__ == '{PREFECT_VERSION}'"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {PREFECT_VENV} with prefect=={PREFECT_VERSION} (about a minute)…", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(PREFECT_VENV)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"prefect=={PREFECT_VERSION}", "s3fs"], check=True
-    )
-    return python
-
-
-class Runner:
-    """A long-lived ``remote_runner.py`` process."""
-
-    def __init__(self, python: Path, env: dict | None = None, cwd: str | None = None) -> None:
-        self.process = subprocess.Popen(
-            [str(python), str(RUNNER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-        )
-
-    def call(self, **request) -> dict:
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        answer = json.loads(self.process.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError(f"{request['impl']}: {answer['error']}")
-        return answer
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def make_files(count: int) -> dict[str, bytes]:
@@ -128,7 +86,7 @@ def measure(runners: dict[str, Runner], url: str, settings: dict, scratch: Path,
 
 
 def peak_memory(python: Path, url: str, settings: dict, base: Path) -> dict:
-    runner = Runner(python)
+    runner = Runner(python, RUNNER)
     try:
         answer = runner.call(impl="peak-memory", url=url, settings=settings, base=str(base))
     finally:
@@ -192,18 +150,6 @@ def render(results: dict, memory: dict, files: int, limits: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section only; other sections belong to other people."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + ("" if end == -1 else current[end + 1 :])
-    RESULTS.write_text(updated.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
@@ -213,14 +159,14 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
 
-    prefect_python = ensure_prefect_venv()
-    scratch = scratch_root()
+    prefect_python = ensure_peer_venv()
+    scratch = scratch_root("ipy-bench-remote-")
     prefect_home = Path(tempfile.mkdtemp(prefix="prefect-home-"))
     prefect_env = {"PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false", "PREFECT_HOME": str(prefect_home)}
     runners = {
-        "ours": Runner(Path(sys.executable)),
-        "prefect": Runner(prefect_python, env=prefect_env, cwd="/"),
-        "fsspec": Runner(Path(sys.executable)),
+        "ours": Runner(Path(sys.executable), RUNNER),
+        "prefect": Runner(prefect_python, RUNNER, env=prefect_env, cwd="/"),
+        "fsspec": Runner(Path(sys.executable), RUNNER),
     }
     moto = None
     results: dict = {}
@@ -270,7 +216,7 @@ def main() -> None:
     print()
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"written to {RESULTS}")
 
 

@@ -86,7 +86,7 @@ def main() -> None:
                 answer = {"seconds": time.perf_counter() - started}
         except Exception as exc:  # report, keep serving
             answer = {"error": f"{type(exc).__name__}: {exc}"}
-        print(json.dumps(answer), flush=True)
+        print("@@" + json.dumps(answer), flush=True)
 
 
 if __name__ == "__main__":

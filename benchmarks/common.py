@@ -1,0 +1,86 @@
+"""What both benchmarks share: scratch folders in RAM, the peer venv (Prefect 3.9.1, s3fs,
+nbgitpuller), long-lived runner processes, and writing one section of RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PEER_VENV = HERE / ".venv-prefect"
+PREFECT_VERSION = "3.9.1"
+RESULTS = HERE / "RESULTS.md"
+
+
+def scratch_root(prefix: str) -> Path:
+    """A fresh folder in /dev/shm when it exists (disk writes on /tmp are too noisy to time)."""
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+
+
+def ensure_peer_venv() -> Path:
+    """The python of the peer venv, created on first use (about a minute)."""
+    from filelock import FileLock
+
+    python = PEER_VENV / "bin" / "python"
+    check = [str(python), "-c", f"import prefect, s3fs, nbgitpuller; assert prefect.__version__ == '{PREFECT_VERSION}'"]
+    with FileLock(os.path.join(tempfile.gettempdir(), "ipy-storage-venv-prefect.lock")):
+        if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+            return python
+        if not python.exists():
+            print(f"creating {PEER_VENV} (about a minute)…", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"prefect=={PREFECT_VERSION}", "s3fs", "nbgitpuller"],
+            check=True,
+        )
+    return python
+
+
+class Runner:
+    """A long-lived runner script: one JSON request a line on stdin, one answer a line on stdout
+    prefixed ``@@`` (so whatever the libraries print is never taken for an answer)."""
+
+    def __init__(self, python: Path, script: Path, env: dict | None = None, cwd: str | None = None) -> None:
+        self.process = subprocess.Popen(
+            [str(python), str(script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+        )
+
+    def call(self, **request) -> dict:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{self.process.args[-1]} exited")
+            if line.startswith("@@"):
+                answer = json.loads(line[2:])
+                break
+        if "error" in answer:
+            raise RuntimeError(f"{request.get('impl')}: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def write_section(heading: str, text: str) -> None:
+    """Replace (or append) the section under ``heading`` only; other sections stay as they are."""
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = current.find(heading)
+    if start == -1:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = current.find("\n## ", start + len(heading))
+        updated = current[:start] + text + ("" if end == -1 else current[end + 1 :])
+    RESULTS.write_text(updated.rstrip("\n") + "\n")
