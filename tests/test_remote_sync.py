@@ -252,9 +252,18 @@ def test_user_edit_wins_over_upstream_change_and_is_reported(source, dest, fault
     assert faulty["open"] == 1  # the conflicting file is not even downloaded
     assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
     assert (dest / "README.md").read_bytes() == b"# upstream v2\n"
-    # still the user's on the next pull, and still reported
+    # still the user's on the next pull; reported once per upstream change, like git pulls
     again = pull(url, dest)
-    assert again.kept_local == ["flows/etl.py"] and not again.changed
+    assert again.kept_local == [] and not again.changed
+    assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
+    write_tree(source, {"flows/etl.py": b"# theirs, v3\n"})
+    third = pull(url, dest)
+    assert third.kept_local == ["flows/etl.py"] and not third.changed
+    assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
+    # the user gives up their version: the next pull restores upstream's newest
+    (dest / "flows/etl.py").unlink()
+    assert pull(url, dest).added == ["flows/etl.py"]
+    assert (dest / "flows/etl.py").read_bytes() == b"# theirs, v3\n"
 
 
 def test_user_deleted_file_is_restored(source, dest):

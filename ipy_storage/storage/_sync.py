@@ -344,6 +344,7 @@ class Plan:
     deletions: list[tuple[str, os.stat_result]] = field(default_factory=list)
     kept_local: list[str] = field(default_factory=list)
     forget: list[str] = field(default_factory=list)  # entries to drop, the disk left alone
+    acknowledged: dict[str, Entry] = field(default_factory=dict)  # kept-local files' new entries
 
 
 class LocalNames:
@@ -407,7 +408,11 @@ def plan_upstream_change(download: Download, entry: Entry, destination: Path, pl
     if state == "missing":
         plan.downloads.append(download)
     elif state == "edited":
-        plan.kept_local.append(download.rel)  # no merge for remote storage: the user's version wins
+        # no merge for remote storage: the user's version wins. The manifest moves on to the new
+        # remote identity (its local identity stays the pulled one, so the file still counts as
+        # edited): the next pull reports it again only when upstream changes it again.
+        plan.kept_local.append(download.rel)
+        plan.acknowledged[download.rel] = entry._replace(remote=download.identity)
     else:
         plan.downloads.append(download._replace(seen=current, seen_sha256=entry.sha256))
 
@@ -881,7 +886,8 @@ def sync_remote(
     outcome.folders[""] = created
     for rel in plan.forget:
         outcome.files.pop(rel, None)
-    outcome.dirty |= bool(plan.forget)
+    outcome.files.update(plan.acknowledged)
+    outcome.dirty |= bool(plan.forget or plan.acknowledged)
     result.kept_local.extend(plan.kept_local)
     try:
         delete_unchanged(outcome, plan.deletions)
