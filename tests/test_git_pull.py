@@ -536,6 +536,25 @@ def test_row4_user_deleted_upstream_did_not_change_it(pulled):
     assert git(dest, "status", "--porcelain") == ""
 
 
+def test_row4_user_deleted_files_come_back_on_a_no_change_pull_too(make_repo, tmp_path):
+    files = {"a.py": "a\n", "data[1].csv": "d\n", "data1.csv": "x\n", "flows/f.py": "f\n", "other/o.py": "o\n"}
+    repo = storage(make_repo(files).url, tmp_path, directories=["flows"])
+    repo.pull()
+    dest = repo.destination
+    (dest / "a.py").unlink()
+    (dest / "flows" / "f.py").unlink()
+    result = repo.pull()
+    assert not result.modified and result.added == ["a.py", "flows/f.py"]
+    assert (dest / "a.py").read_text() == "a\n" and (dest / "flows/f.py").read_text() == "f\n"
+    assert not (dest / "other").exists()  # outside the sparse cone: still not checked out
+    (dest / "data[1].csv").unlink()
+    (dest / "data1.csv").write_text("my x\n")  # a glob 'data[1].csv' would match it: must survive
+    assert repo.pull().added == ["data[1].csv"]
+    assert (dest / "data1.csv").read_text() == "my x\n"
+    assert git(dest, "status", "--porcelain") == "M data1.csv"  # (stripped) only the edit
+    assert repo.pull().added == []
+
+
 def test_row5_upstream_deleted_user_did_not_touch(pulled):
     source, repo, dest = pulled
     source.commit(delete=["g.py", "pkg/mod.py"])

@@ -717,15 +717,21 @@ def update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout,
     directories = _normal_dirs(repo.directories)
     old = checkout.upstream
     _recover_saved(checkout.git_dir, destination, result)
-    if repo.commit_sha:
-        sha = repo.commit_sha.lower()
-        remote = old if old and old.startswith(sha) else None  # a pin already pulled needs no network
-    else:
-        remote = ls_remote(git, repo, destination, checkout)
+    # which pulled files the user deleted: a local look, overlapping the round trip below
+    deleted_probe = git.spawn("ls-files", "--deleted", "-z", cwd=destination)
+    try:
+        if repo.commit_sha:
+            sha = repo.commit_sha.lower()
+            remote = old if old and old.startswith(sha) else None  # a pin already pulled needs no network
+        else:
+            remote = ls_remote(git, repo, destination, checkout)
+    finally:
+        deleted = _nul_separated(git.collect(deleted_probe, check=False).stdout)
     dirs_changed = directories != _normal_dirs(checkout.directories)
     submodules_new = repo.include_submodules and not checkout.submodules
     if remote is not None and remote == old and not dirs_changed and not submodules_new:
         result.revision = old
+        _restore_deleted(git, destination, deleted, result)
         if checkout.ref != (sha if repo.commit_sha else _ref_for(repo)):
             _record(git, destination, checkout.git_dir, repo, old, directories, previous=checkout.state)
         return
@@ -754,6 +760,20 @@ def update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout,
     git.run("update-ref", "-d", FETCHED_REF, cwd=destination, check=False)
     _record(git, destination, checkout.git_dir, repo, new, directories, previous=checkout.state)
     result.revision = new
+
+
+def _nul_separated(output: bytes) -> list[str]:
+    return [os.fsdecode(item) for item in output.split(b"\0") if item]
+
+
+def _restore_deleted(git: Git, destination: Path, deleted: list[str], result: PullResult) -> None:
+    """§5: a file the user deleted that upstream did not change comes back, also on a pull that
+    found nothing new upstream. ``checkout-index`` takes the paths literally (no pathspec magic)."""
+    if not deleted:
+        return
+    git.run("checkout-index", "-z", "--stdin", cwd=destination, network=True,
+            input=b"\0".join(os.fsencode(path) for path in deleted), action="Restoring deleted files")
+    result.added.extend(sorted(deleted))
 
 
 def ls_remote(git: Git, repo: GitRepository, destination: Path, checkout: Checkout) -> str:
