@@ -35,10 +35,6 @@ def _button(page, text: str):
     return page.locator("button.widget-button", has_text=text).first
 
 
-def _status_text(page) -> str:
-    return page.locator(".widget-html").first.inner_text()
-
-
 def test_form_adds_pulls_and_watches_a_private_repository(jupyterlab, lab_page, git_http_server, tmp_path):
     repo = git_http_server.create_repo({"flows/hello.py": "print('v1')\n"}, name="browser-flows")
     base = tmp_path / "workspace"
