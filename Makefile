@@ -24,12 +24,12 @@ demo: $(BASE)
 	$(PY) -m ipy_storage demo --workspace demo-workspace
 
 ## make test: lint, then the whole suite against real servers, a real kernel and a real browser
-test: $(TEST) chromium
-	$(PY) -m ruff check ipy_storage tests benchmarks
+test: lint chromium
 	$(PY) -m pytest
 
 lint: $(TEST)
 	$(PY) -m ruff check ipy_storage tests benchmarks
+	$(PY) -m ruff format --check ipy_storage tests benchmarks
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

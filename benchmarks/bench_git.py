@@ -66,7 +66,9 @@ def timed(function) -> float:
 class Scenario:
     """One transport: a URL, the credentials for it, and the implementations that can use it."""
 
-    def __init__(self, label: str, url: str, impls: list[str], server=None, delay: float = 0.0) -> None:
+    def __init__(
+        self, label: str, url: str, impls: list[str], server=None, delay: float = 0.0
+    ) -> None:
         self.label = label
         self.url = url
         self.impls = impls
@@ -83,9 +85,15 @@ class Scenario:
     def raw_env(self) -> dict[str, str]:
         if not self.server:
             return dict(os.environ)
-        return {**os.environ, "GIT_TERMINAL_PROMPT": "0", **self.ours_repo(Path("/"), "x").auth_environment()}
+        return {
+            **os.environ,
+            "GIT_TERMINAL_PROMPT": "0",
+            **self.ours_repo(Path("/"), "x").auth_environment(),
+        }
 
-    def run_once(self, impl: str, base: Path, name: str, peer: Runner | None) -> tuple[float, float]:
+    def run_once(
+        self, impl: str, base: Path, name: str, peer: Runner | None
+    ) -> tuple[float, float]:
         destination = base / name
         if impl == "ours":
             repo = self.ours_repo(base, name)
@@ -93,14 +101,27 @@ class Scenario:
             again = timed(repo.pull)
         elif impl == "git":
             env = self.raw_env()
-            first = timed(lambda: subprocess.run(
-                ["git", "clone", "-q", "--depth", "1", self.url, str(destination)], env=env, check=True))
-            again = timed(lambda: subprocess.run(
-                ["git", "-C", str(destination), "fetch", "-q", "--depth", "1", "origin"], env=env, check=True))
+            first = timed(
+                lambda: subprocess.run(
+                    ["git", "clone", "-q", "--depth", "1", self.url, str(destination)],
+                    env=env,
+                    check=True,
+                )
+            )
+            again = timed(
+                lambda: subprocess.run(
+                    ["git", "-C", str(destination), "fetch", "-q", "--depth", "1", "origin"],
+                    env=env,
+                    check=True,
+                )
+            )
         else:
             request = {"impl": impl, "url": self.url, "base": str(base), "name": name}
             if self.server and impl == "prefect":
-                request["credentials"] = {"username": self.server.username, "access_token": self.server.token}
+                request["credentials"] = {
+                    "username": self.server.username,
+                    "access_token": self.server.token,
+                }
             first = peer.call(**request)["seconds"]
             again = peer.call(**request)["seconds"]
         return first, again
@@ -131,24 +152,36 @@ def run(args: argparse.Namespace) -> list[Scenario]:
             Scenario("file://", plain_repo.bare.as_uri(), ["ours", "git", *peers]),
             Scenario("http + Basic auth", plain_repo.url, ["ours", "git"], server=http),
             Scenario("https + Basic auth", tls_repo.url, ["ours", "git", *peers[:1]], server=https),
-            Scenario(f"https + Basic auth, {args.latency * 1000:.0f} ms a request", tls_repo.url,
-                     ["ours", "git", *peers[:1]], server=https, delay=args.latency),
+            Scenario(
+                f"https + Basic auth, {args.latency * 1000:.0f} ms a request",
+                tls_repo.url,
+                ["ours", "git", *peers[:1]],
+                server=https,
+                delay=args.latency,
+            ),
         ]
         if peers:
             python = ensure_peer_venv()
             prefect_home = scratch / "prefect-home"
             prefect_home.mkdir()
-            peer = Runner(python, RUNNER, {
-                "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
-                "PREFECT_HOME": str(prefect_home),
-                "PREFECT_LOGGING_LEVEL": "WARNING",
-                "GIT_TERMINAL_PROMPT": "0",
-                "GIT_SSL_CAINFO": str(https.cafile),
-            })
+            peer = Runner(
+                python,
+                RUNNER,
+                {
+                    "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
+                    "PREFECT_HOME": str(prefect_home),
+                    "PREFECT_LOGGING_LEVEL": "WARNING",
+                    "GIT_TERMINAL_PROMPT": "0",
+                    "GIT_SSL_CAINFO": str(https.cafile),
+                },
+            )
             peer.call(impl="warmup", url="", base="", name="")
         for run_index in range(-1, args.runs):  # run -1 warms up every implementation
             for scenario in scenarios:
-                impls = scenario.impls[run_index % len(scenario.impls):] + scenario.impls[:run_index % len(scenario.impls)]
+                impls = (
+                    scenario.impls[run_index % len(scenario.impls) :]
+                    + scenario.impls[: run_index % len(scenario.impls)]
+                )
                 if scenario.server:
                     scenario.server.set_delay(scenario.delay)
                 for impl in impls:
@@ -175,7 +208,12 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def report(scenarios: list[Scenario], args: argparse.Namespace) -> str:
-    names = {"ours": "ipy_storage", "git": "raw git", "prefect": f"Prefect {PREFECT_VERSION}", "nbgitpuller": "nbgitpuller"}
+    names = {
+        "ours": "ipy_storage",
+        "git": "raw git",
+        "prefect": f"Prefect {PREFECT_VERSION}",
+        "nbgitpuller": "nbgitpuller",
+    }
     lines = [
         SECTION,
         "",
@@ -193,8 +231,12 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> str:
         for impl in scenario.impls:
             first, again = scenario.median(impl, "first"), scenario.median(impl, "again")
             lines.append(f"| {scenario.label} | {names[impl]} | {first:.4f} | {again:.4f} |")
-    lines += ["", "| transport | first pull: ours / raw git (target ≤ 1.1) | no-change: ours / Prefect (target ≤ 0.5) "
-              "| first: ours / Prefect | no-change: ours / nbgitpuller |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "| transport | first pull: ours / raw git (target ≤ 1.1) | no-change: ours / Prefect (target ≤ 0.5) "
+        "| first: ours / Prefect | no-change: ours / nbgitpuller |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for scenario in scenarios:
         ours_first, ours_again = scenario.median("ours", "first"), scenario.median("ours", "again")
         lines.append(
@@ -227,9 +269,15 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-peers", action="store_true", help="skip Prefect and nbgitpuller")
-    parser.add_argument("--latency", type=float, default=0.025,
-                        help="per-request delay of the 'distant server' scenario (seconds)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.025,
+        help="per-request delay of the 'distant server' scenario (seconds)",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave RESULTS.md alone"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every run's times")
     args = parser.parse_args()
     scenarios = run(args)

@@ -48,7 +48,9 @@ from tests.fixtures import s3_server  # noqa: E402  (the moto server the tests u
 def make_files(count: int) -> dict[str, bytes]:
     rng = random.Random(4)
     return {
-        f"pkg{i // 100:02d}/module_{i:04d}.py": (f"# module {i}\n" + "x = 1\n" * rng.randint(20, 200)).encode()
+        f"pkg{i // 100:02d}/module_{i:04d}.py": (
+            f"# module {i}\n" + "x = 1\n" * rng.randint(20, 200)
+        ).encode()
         for i in range(count)
     }
 
@@ -64,25 +66,44 @@ def upload(endpoint: str, bucket: str, files: dict[str, bytes], prefix: str) -> 
     client = s3_server.boto_client(endpoint)
     client.create_bucket(Bucket=bucket)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda kv: client.put_object(Bucket=bucket, Key=f"{prefix}/{kv[0]}", Body=kv[1]), files.items()))
+        list(
+            pool.map(
+                lambda kv: client.put_object(Bucket=bucket, Key=f"{prefix}/{kv[0]}", Body=kv[1]),
+                files.items(),
+            )
+        )
 
 
-def measure(runners: dict[str, Runner], url: str, settings: dict, scratch: Path, runs: int, label: str) -> dict:
+def measure(
+    runners: dict[str, Runner], url: str, settings: dict, scratch: Path, runs: int, label: str
+) -> dict:
     """Per implementation: lists of first-pull and no-change-pull seconds, interleaved."""
     times = {impl: {"first": [], "again": []} for impl in runners}
     order = list(runners)
     for run in range(runs):
         for impl in order[run % len(order) :] + order[: run % len(order)]:
             base = scratch / f"{label}-{impl}-{run}"
-            first = runners[impl].call(impl=impl, url=url, settings=settings, base=str(base))["seconds"]
-            again = runners[impl].call(impl=impl, url=url, settings=settings, base=str(base))["seconds"]
+            first = runners[impl].call(impl=impl, url=url, settings=settings, base=str(base))[
+                "seconds"
+            ]
+            again = runners[impl].call(impl=impl, url=url, settings=settings, base=str(base))[
+                "seconds"
+            ]
             times[impl]["first"].append(first)
             times[impl]["again"].append(again)
             shutil.rmtree(base)
-        print(f"  {label} run {run + 1}/{runs}: " + ", ".join(
-            f"{impl} {times[impl]['first'][-1]:.3f}/{times[impl]['again'][-1]:.3f}s" for impl in order
-        ), flush=True)
-    return {impl: {k: statistics.median(v) for k, v in t.items()} | {"runs": runs} for impl, t in times.items()}
+        print(
+            f"  {label} run {run + 1}/{runs}: "
+            + ", ".join(
+                f"{impl} {times[impl]['first'][-1]:.3f}/{times[impl]['again'][-1]:.3f}s"
+                for impl in order
+            ),
+            flush=True,
+        )
+    return {
+        impl: {k: statistics.median(v) for k, v in t.items()} | {"runs": runs}
+        for impl, t in times.items()
+    }
 
 
 def peak_memory(python: Path, url: str, settings: dict, base: Path) -> dict:
@@ -132,7 +153,9 @@ def render(results: dict, memory: dict, files: int, limits: dict) -> str:
     ]
     for source, answer in memory.items():
         verdict = "ok" if answer["growth_mb"] < 100 else "over"
-        lines.append(f"- {source}: {answer['growth_mb']:.1f} MB ({answer['seconds']:.2f} s) — {verdict}")
+        lines.append(
+            f"- {source}: {answer['growth_mb']:.1f} MB ({answer['seconds']:.2f} s) — {verdict}"
+        )
     lines += [
         "",
         "A no-change pull lists the source once and compares it with the manifest (remote identity per "
@@ -156,13 +179,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--s3-runs", type=int, default=5)
     parser.add_argument("--no-s3", action="store_true")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave RESULTS.md alone"
+    )
     args = parser.parse_args()
 
     prefect_python = ensure_peer_venv()
     scratch = scratch_root("ipy-bench-remote-")
     prefect_home = Path(tempfile.mkdtemp(prefix="prefect-home-"))
-    prefect_env = {"PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false", "PREFECT_HOME": str(prefect_home)}
+    prefect_env = {
+        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
+        "PREFECT_HOME": str(prefect_home),
+    }
     runners = {
         "ours": Runner(Path(sys.executable), RUNNER),
         "prefect": Runner(prefect_python, RUNNER, env=prefect_env, cwd="/"),
@@ -175,7 +203,10 @@ def main() -> None:
         files = make_files(args.files)
         source = scratch / "source"
         write_source(source, files)
-        print(f"file:// — {len(files)} files, {sum(map(len, files.values())) / 1e6:.1f} MB", flush=True)
+        print(
+            f"file:// — {len(files)} files, {sum(map(len, files.values())) / 1e6:.1f} MB",
+            flush=True,
+        )
         results["file"] = measure(runners, source.as_uri(), {}, scratch, args.runs, "file")
 
         big = scratch / "big"
@@ -188,20 +219,36 @@ def main() -> None:
 
         if not args.no_s3:
             moto, endpoint = s3_server.start_moto_server()
-            settings = {"key": s3_server.ACCESS_KEY, "secret": s3_server.SECRET_KEY, "endpoint_url": endpoint}
+            settings = {
+                "key": s3_server.ACCESS_KEY,
+                "secret": s3_server.SECRET_KEY,
+                "endpoint_url": endpoint,
+            }
             started = time.perf_counter()
             upload(endpoint, "bench", files, "code")
-            print(f"S3 — uploaded {len(files)} objects in {time.perf_counter() - started:.1f}s", flush=True)
-            results["s3"] = measure(runners, "s3://bench/code", settings, scratch, args.s3_runs, "s3")
+            print(
+                f"S3 — uploaded {len(files)} objects in {time.perf_counter() - started:.1f}s",
+                flush=True,
+            )
+            results["s3"] = measure(
+                runners, "s3://bench/code", settings, scratch, args.s3_runs, "s3"
+            )
 
             with open(big / "object.bin", "rb") as body:
-                s3_server.boto_client(endpoint).put_object(Bucket="bench", Key="big/object.bin", Body=body)
+                s3_server.boto_client(endpoint).put_object(
+                    Bucket="bench", Key="big/object.bin", Body=body
+                )
             memory["S3 (moto, one stream per object)"] = peak_memory(
                 Path(sys.executable), "s3://bench/big", settings, scratch / "mem-s3"
             )
             shutil.rmtree(scratch / "mem-s3")
-            memory["S3 for comparison: s3fs's own default, parallel ranges (max_concurrency=10)"] = peak_memory(
-                Path(sys.executable), "s3://bench/big", {**settings, "max_concurrency": 10}, scratch / "mem-s3"
+            memory[
+                "S3 for comparison: s3fs's own default, parallel ranges (max_concurrency=10)"
+            ] = peak_memory(
+                Path(sys.executable),
+                "s3://bench/big",
+                {**settings, "max_concurrency": 10},
+                scratch / "mem-s3",
             )
     finally:
         for runner in runners.values():
@@ -211,7 +258,12 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(prefect_home, ignore_errors=True)
 
-    limits = {("file", "first"): 1.0, ("file", "again"): 0.2, ("s3", "first"): 1.0, ("s3", "again"): 0.1}
+    limits = {
+        ("file", "first"): 1.0,
+        ("file", "again"): 0.2,
+        ("s3", "first"): 1.0,
+        ("s3", "again"): 0.1,
+    }
     text = render(results, memory, args.files, limits)
     print()
     print(text)

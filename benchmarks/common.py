@@ -27,7 +27,11 @@ def ensure_peer_venv() -> Path:
     from filelock import FileLock
 
     python = PEER_VENV / "bin" / "python"
-    check = [str(python), "-c", f"import prefect, s3fs, nbgitpuller; assert prefect.__version__ == '{PREFECT_VERSION}'"]
+    check = [
+        str(python),
+        "-c",
+        f"import prefect, s3fs, nbgitpuller; assert prefect.__version__ == '{PREFECT_VERSION}'",
+    ]
     with FileLock(os.path.join(tempfile.gettempdir(), "ipy-storage-venv-prefect.lock")):
         if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
             return python
@@ -35,7 +39,16 @@ def ensure_peer_venv() -> Path:
             print(f"creating {PEER_VENV} (about a minute)…", flush=True)
             subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"prefect=={PREFECT_VERSION}", "s3fs", "nbgitpuller"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"prefect=={PREFECT_VERSION}",
+                "s3fs",
+                "nbgitpuller",
+            ],
             check=True,
         )
     return python
@@ -45,7 +58,9 @@ class Runner:
     """A long-lived runner script: one JSON request a line on stdin, one answer a line on stdout
     prefixed ``@@`` (so whatever the libraries print is never taken for an answer)."""
 
-    def __init__(self, python: Path, script: Path, env: dict | None = None, cwd: str | None = None) -> None:
+    def __init__(
+        self, python: Path, script: Path, env: dict | None = None, cwd: str | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [str(python), str(script)],
             stdin=subprocess.PIPE,

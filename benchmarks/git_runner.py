@@ -20,7 +20,9 @@ from pathlib import Path
 async def prefect_pull(request: dict) -> float:
     from prefect.runner.storage import GitRepository
 
-    repo = GitRepository(url=request["url"], credentials=request.get("credentials"), name=request["name"])
+    repo = GitRepository(
+        url=request["url"], credentials=request.get("credentials"), name=request["name"]
+    )
     repo.set_base_path(Path(request["base"]))
     started = time.perf_counter()
     await repo.pull_code()
@@ -32,7 +34,9 @@ def nbgitpuller_pull(request: dict) -> float:
 
     target = os.path.join(request["base"], request["name"])
     started = time.perf_counter()
-    puller = GitPuller(request["url"], target, depth=1)  # resolves the default branch: part of a pull
+    puller = GitPuller(
+        request["url"], target, depth=1
+    )  # resolves the default branch: part of a pull
     for _line in puller.pull():
         pass
     return time.perf_counter() - started

@@ -57,7 +57,12 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     for line in sys.stdin:
         request = json.loads(line)
-        impl, url, settings, base = request["impl"], request["url"], request.get("settings", {}), request["base"]
+        impl, url, settings, base = (
+            request["impl"],
+            request["url"],
+            request.get("settings", {}),
+            request["base"],
+        )
         try:
             if impl == "peak-memory":
                 import fsspec

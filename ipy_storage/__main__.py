@@ -9,7 +9,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ipy_storage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="pull the embedded demo sources and print what happened")
+    demo = commands.add_parser(
+        "demo", help="pull the embedded demo sources and print what happened"
+    )
     demo.add_argument("--workspace", default="demo-workspace", help="folder to pull into")
     args = parser.parse_args(argv)
     from . import demo as demo_module

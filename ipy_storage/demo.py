@@ -48,7 +48,9 @@ class DemoSources:
 
 
 def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **_GIT_ENV})
+    subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **_GIT_ENV}
+    )
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -86,7 +88,9 @@ def fresh_workspace(workspace: str | Path) -> Path:
     marker = base / ".ipy-storage-demo"
     if base.exists() and any(base.iterdir()):
         if not marker.exists():
-            raise FileExistsError(f"{base} is not empty and was not made by the demo: pick another --workspace.")
+            raise FileExistsError(
+                f"{base} is not empty and was not made by the demo: pick another --workspace."
+            )
         shutil.rmtree(base)
     base.mkdir(parents=True, exist_ok=True)
     marker.touch()
@@ -100,14 +104,19 @@ def run(workspace: str | Path, out=print) -> None:
 
     base = fresh_workspace(workspace)
     sources = build_sources(base / ".demo-sources")
-    storages = [GitRepository(sources.git_url, pull_interval=None), RemoteStorage(sources.folder_url, pull_interval=None)]
+    storages = [
+        GitRepository(sources.git_url, pull_interval=None),
+        RemoteStorage(sources.folder_url, pull_interval=None),
+    ]
     for storage in storages:
         storage.set_base_path(base)
         out(f"== {storage!r}\n   destination: {storage.destination}")
         out(f"   first pull:  {storage.pull()!r}")
 
     git_checkout = storages[0].destination
-    (git_checkout / "flows" / "hello.py").write_text("# my local experiment\n" + (git_checkout / "flows" / "hello.py").read_text())
+    (git_checkout / "flows" / "hello.py").write_text(
+        "# my local experiment\n" + (git_checkout / "flows" / "hello.py").read_text()
+    )
     out("\n(you edit flows/hello.py; upstream publishes v2)\n")
     sources.publish_second_version()
     for storage in storages:

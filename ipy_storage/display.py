@@ -70,9 +70,15 @@ def status_text(status: dict[str, Any] | None) -> str:
     """One line from a ``Workspace.status()`` entry."""
     if status is None:
         return "not in the workspace"
-    parts = [f"watching every {interval_text(status['interval'])}" if status["watching"] else "not watching"]
+    parts = [
+        f"watching every {interval_text(status['interval'])}"
+        if status["watching"]
+        else "not watching"
+    ]
     if status["last_error"]:
-        parts.append(f"failing ({status['failures']}× since the last success): {status['last_error']}")
+        parts.append(
+            f"failing ({status['failures']}× since the last success): {status['last_error']}"
+        )
     elif status["last_result"] is not None:
         parts.append(f"pulled {_clock(status['last_pull'])}: {status['last_result'].summary()}")
     else:
@@ -166,7 +172,11 @@ def _card_html(storage: StorageBase, name: str, status: dict[str, Any] | None) -
         for label, value in _card_rows(storage, status)
     )
     step, problem = _pull_step_or_error(storage)
-    step_part = step_html(step) if step is not None else f"<span style='{_MUTED}'>{html.escape(problem)}</span>"
+    step_part = (
+        step_html(step)
+        if step is not None
+        else f"<span style='{_MUTED}'>{html.escape(problem)}</span>"
+    )
     return (
         f"<div class='ipy-storage-card' style='{_CARD}' title='{html.escape(str(storage.destination))}'>"
         f"<div><b>{html.escape(name)}</b> <span style='{_MUTED}'>{html.escape(kind_of(storage))}</span></div>"
@@ -181,7 +191,9 @@ def _card_text(storage: StorageBase, name: str, status: dict[str, Any] | None) -
     lines += [f"  {label + ':':<13}{value}" for label, value in _card_rows(storage, status)]
     step, problem = _pull_step_or_error(storage)
     lines.append("  pull step:")
-    lines += [f"    {line}" for line in (step_text(step) if step is not None else problem).splitlines()]
+    lines += [
+        f"    {line}" for line in (step_text(step) if step is not None else problem).splitlines()
+    ]
     return "\n".join(lines)
 
 
@@ -223,7 +235,10 @@ class StorageTable:
             return "No storages yet: %storage add SOURCE"
         widths = {c: max(len(c), *(len(row[c]) for row in self.rows)) for c in _COLUMNS[:-1]}
         lines = ["  ".join(c.ljust(widths[c]) for c in _COLUMNS[:-1]) + "  status"]
-        lines += ["  ".join(row[c].ljust(widths[c]) for c in _COLUMNS[:-1]) + "  " + row["status"] for row in self.rows]
+        lines += [
+            "  ".join(row[c].ljust(widths[c]) for c in _COLUMNS[:-1]) + "  " + row["status"]
+            for row in self.rows
+        ]
         return "\n".join(lines)
 
     def html(self) -> str:
@@ -231,7 +246,9 @@ class StorageTable:
             return f"<div style='{_MUTED}'>No storages yet: <code>%storage add SOURCE</code></div>"
         head = "".join(f"<th style='{_CELL}'>{c}</th>" for c in _COLUMNS)
         body = "".join(
-            "<tr>" + "".join(f"<td style='{_CELL}'>{html.escape(row[c])}</td>" for c in _COLUMNS) + "</tr>"
+            "<tr>"
+            + "".join(f"<td style='{_CELL}'>{html.escape(row[c])}</td>" for c in _COLUMNS)
+            + "</tr>"
             for row in self.rows
         )
         return f"<table class='ipy-storage-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -265,7 +282,11 @@ def storage_table(ws: Workspace) -> StorageTable:
 # -- pull results ---------------------------------------------------------------------------
 def _path_list(label: str, items: list[str], colour: str) -> str:
     shown = "".join(f"<li><code>{html.escape(item)}</code></li>" for item in items[:_LIST_LIMIT])
-    more = f"<li style='{_MUTED}'>… and {len(items) - _LIST_LIMIT} more</li>" if len(items) > _LIST_LIMIT else ""
+    more = (
+        f"<li style='{_MUTED}'>… and {len(items) - _LIST_LIMIT} more</li>"
+        if len(items) > _LIST_LIMIT
+        else ""
+    )
     return (
         f"<details><summary style='cursor:pointer'><span style='color:{colour}'>{len(items)} {label}</span></summary>"
         f"<ul style='margin:0'>{shown}{more}</ul></details>"
@@ -285,7 +306,11 @@ def pull_result_html(result: PullResult) -> str:
             ("modified", result.modified, "#b36b00"),
             ("deleted", result.deleted, "#b32424"),
             ("kept local (your version won)", result.kept_local, "#3b5fb3"),
-            ("moved aside", [f"{src} → {dst}" for src, dst in result.moved_aside.items()], "#3b5fb3"),
+            (
+                "moved aside",
+                [f"{src} → {dst}" for src, dst in result.moved_aside.items()],
+                "#3b5fb3",
+            ),
         )
         if items
     ]
@@ -335,7 +360,13 @@ class _ProgressDisplay:
 
     def _line(self, progress: Progress, finished: bool) -> str:
         counts = f"{progress.done}/{progress.total}" if progress.total else str(progress.done or "")
-        parts = (f"{self._label}:", progress.stage, counts, progress.message, "(finished)" if finished else "")
+        parts = (
+            f"{self._label}:",
+            progress.stage,
+            counts,
+            progress.message,
+            "(finished)" if finished else "",
+        )
         return redact(" ".join(part for part in parts if part))
 
     def _show(self, progress: Progress, finished: bool) -> None:
@@ -350,7 +381,9 @@ class _ProgressDisplay:
         total = progress.total or 1
         value = total if finished else min(progress.done, total)
         attributes = f" value='{value}' max='{total}'" if progress.total or finished else ""
-        bar = HTML(f"<progress{attributes} style='width:16em'></progress> <span>{html.escape(line)}</span>")
+        bar = HTML(
+            f"<progress{attributes} style='width:16em'></progress> <span>{html.escape(line)}</span>"
+        )
         if self._handle is None:
             self._handle = display(bar, display_id=True)
         else:

@@ -56,7 +56,9 @@ def _key_value(text: str) -> tuple[str, Any]:
 def _key_env(text: str) -> tuple[str, Secret]:
     key, value = _key_value(text)
     if not isinstance(value, str):
-        raise argparse.ArgumentTypeError(f"expected KEY=VAR with an environment variable name, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VAR with an environment variable name, got {text!r}"
+        )
     return key, Secret.from_env(value)
 
 
@@ -69,39 +71,75 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     commands = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
 
     add = commands.add_parser("add", help="add a storage; returns it")
-    add.add_argument("source", metavar="SOURCE", help="git URL or path ending .git, fsspec URL (s3://, file://, memory://), or folder")
+    add.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="git URL or path ending .git, fsspec URL (s3://, file://, memory://), or folder",
+    )
     add.add_argument("--name", help="name in the workspace; for git also the destination folder")
     pin = add.add_mutually_exclusive_group()
     pin.add_argument("--branch", help="git branch or tag")
     pin.add_argument("--commit", help="git commit SHA to check out")
-    add.add_argument("--dir", action="append", dest="directories", metavar="D", help="git: sparse-checkout only D (repeatable)")
+    add.add_argument(
+        "--dir",
+        action="append",
+        dest="directories",
+        metavar="D",
+        help="git: sparse-checkout only D (repeatable)",
+    )
     add.add_argument("--submodules", action="store_true", help="git: clone submodules too")
     timing = add.add_mutually_exclusive_group()
     timing.add_argument("--interval", type=float, metavar="SECONDS", help="pull interval for watch")
     timing.add_argument("--once", action="store_true", help="one-time sync (no pull interval)")
     add.add_argument("--username", help="git user name for the token")
-    add.add_argument("--token-env", metavar="VAR", help="git token: read from environment variable VAR at pull time")
-    add.add_argument("--option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                     help="remote: fsspec setting (VALUE parsed as JSON when it can be; repeatable)")
-    add.add_argument("--secret-option", action="append", type=_key_env, default=[], metavar="KEY=VAR",
-                     help="remote: fsspec setting read from environment variable VAR at pull time (key=, secret= …)")
+    add.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="git token: read from environment variable VAR at pull time",
+    )
+    add.add_argument(
+        "--option",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="remote: fsspec setting (VALUE parsed as JSON when it can be; repeatable)",
+    )
+    add.add_argument(
+        "--secret-option",
+        action="append",
+        type=_key_env,
+        default=[],
+        metavar="KEY=VAR",
+        help="remote: fsspec setting read from environment variable VAR at pull time (key=, secret= …)",
+    )
     add.add_argument("--importable", action="store_true", help="put the destination on sys.path")
     add.add_argument("--reload", action="store_true", help="reload imported modules a pull changed")
     add.add_argument("--pull", action="store_true", help="pull right away")
 
-    pull = commands.add_parser("pull", help="pull now (all when no NAME); returns the PullResult(s)")
+    pull = commands.add_parser(
+        "pull", help="pull now (all when no NAME); returns the PullResult(s)"
+    )
     pull.add_argument("names", nargs="*", metavar="NAME")
-    pull.add_argument("--reset", action="store_true", help="make it exactly upstream, after a backup of the folder")
+    pull.add_argument(
+        "--reset",
+        action="store_true",
+        help="make it exactly upstream, after a backup of the folder",
+    )
 
     watch = commands.add_parser("watch", help="pull on a background timer")
     watch.add_argument("name", metavar="NAME")
-    watch.add_argument("--interval", type=float, metavar="SECONDS", help="default: the storage's pull interval")
+    watch.add_argument(
+        "--interval", type=float, metavar="SECONDS", help="default: the storage's pull interval"
+    )
 
     unwatch = commands.add_parser("unwatch", help="stop timers (all when no NAME)")
     unwatch.add_argument("names", nargs="*", metavar="NAME")
     unwatch.add_argument("--all", action="store_true", help="stop every timer")
 
-    commands.add_parser("list", help="table of storages: name, kind, source, destination, interval, status")
+    commands.add_parser(
+        "list", help="table of storages: name, kind, source, destination, interval, status"
+    )
 
     show = commands.add_parser("show", help="destination, pull step and status of one storage")
     show.add_argument("name", metavar="NAME")
@@ -109,8 +147,12 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     step = commands.add_parser("step", help="the Prefect pull step (one NAME) or pull: list (all)")
     step.add_argument("names", nargs="*", metavar="NAME")
     step_format = step.add_mutually_exclusive_group()
-    step_format.add_argument("--yaml", action="store_const", const="yaml", dest="format", help="show as YAML (default)")
-    step_format.add_argument("--json", action="store_const", const="json", dest="format", help="show as JSON")
+    step_format.add_argument(
+        "--yaml", action="store_const", const="yaml", dest="format", help="show as YAML (default)"
+    )
+    step_format.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="show as JSON"
+    )
 
     remove = commands.add_parser("remove", help="forget a storage and stop its timer (files stay)")
     remove.add_argument("name", metavar="NAME")
@@ -119,7 +161,9 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     base.add_argument("path", nargs="?", metavar="PATH")
 
     commands.add_parser("form", help="the StorageForm widget")
-    commands.add_parser("nest", help="allow asyncio.run() in cells (nest-asyncio2; opt-in, see its risks)")
+    commands.add_parser(
+        "nest", help="allow asyncio.run() in cells (nest-asyncio2; opt-in, see its risks)"
+    )
     return parser, commands.choices
 
 
@@ -151,11 +195,16 @@ class StorageMagics(Magics, Configurable):
     """The ``%storage`` magics over a workspace (the session's default unless given)."""
 
     default_interval = Float(
-        60.0, help="Pull interval (seconds) of storages added with %storage add without --interval or --once."
+        60.0,
+        help="Pull interval (seconds) of storages added with %storage add without --interval or --once.",
     ).tag(config=True)
-    show_progress = Bool(True, help="Show a progress bar (or line) during pulls that take a while.").tag(config=True)
+    show_progress = Bool(
+        True, help="Show a progress bar (or line) during pulls that take a while."
+    ).tag(config=True)
 
-    def __init__(self, shell: Any = None, workspace: Workspace | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: Any = None, workspace: Workspace | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
         self.workspace = workspace if workspace is not None else default_workspace()
 
@@ -181,7 +230,9 @@ class StorageMagics(Magics, Configurable):
             converted = from_pull_step(_steps_from_text(cell))
             storages = [self.workspace.add(storage) for storage in _as_list(converted)]
             if args.pull:
-                self._pull_named([self.workspace.name_of(storage) for storage in storages], reset=False)
+                self._pull_named(
+                    [self.workspace.name_of(storage) for storage in storages], reset=False
+                )
         except StorageError as error:
             raise UsageError(one_line(error)) from None
         return storages
@@ -199,9 +250,20 @@ class StorageMagics(Magics, Configurable):
         }
         if args.option or args.secret_option:
             options["settings"] = dict(args.option + args.secret_option)
-        interval = None if args.once else args.interval if args.interval is not None else self.default_interval
+        interval = (
+            None
+            if args.once
+            else args.interval
+            if args.interval is not None
+            else self.default_interval
+        )
         storage = self.workspace.add(
-            args.source, name=args.name, pull_interval=interval, importable=args.importable, reload=args.reload, **options
+            args.source,
+            name=args.name,
+            pull_interval=interval,
+            importable=args.importable,
+            reload=args.reload,
+            **options,
         )
         if args.pull:
             self._pull_named([self.workspace.name_of(storage)], reset=False)
@@ -287,13 +349,17 @@ def _steps_from_text(text: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise UsageError(f"%%storage: the cell is not valid YAML or JSON{where}: {problem}.") from None
+        raise UsageError(
+            f"%%storage: the cell is not valid YAML or JSON{where}: {problem}."
+        ) from None
     if isinstance(data, dict) and "pull" not in data and len(data) != 1:
         raise UsageError(
             "%%storage: the cell is a mapping without a 'pull:' list; give a list of pull steps or a prefect.yaml."
         )
     if not isinstance(data, (list, dict)) or not data:
-        raise UsageError("%%storage: the cell holds no pull steps; give a list of steps or a prefect.yaml with 'pull:'.")
+        raise UsageError(
+            "%%storage: the cell holds no pull steps; give a list of steps or a prefect.yaml with 'pull:'."
+        )
     return data
 
 

@@ -52,7 +52,9 @@ class Watcher:
         self._failures = failures
         self._on_change = on_change
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"ipy-storage-watch:{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"ipy-storage-watch:{name}", daemon=True
+        )
 
     @property
     def running(self) -> bool:

@@ -39,10 +39,14 @@ class StorageForm(widgets.VBox):
 
     def __init__(self, workspace: Workspace | None = None, **kwargs: Any) -> None:
         self.workspace = workspace if workspace is not None else default_workspace()
-        self.source = widgets.Text(description="Source", placeholder="git URL, s3://bucket/path, folder …")
+        self.source = widgets.Text(
+            description="Source", placeholder="git URL, s3://bucket/path, folder …"
+        )
         self.name = widgets.Text(description="Name", placeholder="optional")
         self.branch = widgets.Text(description="Branch", placeholder="git: default branch")
-        self.directories = widgets.Text(description="Folders", placeholder="git: a, b (comma-separated)")
+        self.directories = widgets.Text(
+            description="Folders", placeholder="git: a, b (comma-separated)"
+        )
         self.username = widgets.Text(description="User", placeholder="git: optional")
         self.token = widgets.Password(description="Token", placeholder="git: optional")
         self.interval = widgets.BoundedIntText(value=60, min=0, max=86400, description="Interval s")
@@ -64,7 +68,9 @@ class StorageForm(widgets.VBox):
                 widgets.HBox([self.branch, self.directories]),
                 widgets.HBox([self.username, self.token]),
                 widgets.HBox([self.interval, self.add_button]),
-                widgets.HBox([self.storages, self.pull_button, self.watch_button, self.remove_button]),
+                widgets.HBox(
+                    [self.storages, self.pull_button, self.watch_button, self.remove_button]
+                ),
                 self.progress,
                 self.status,
                 self.details,
@@ -96,7 +102,8 @@ class StorageForm(widgets.VBox):
                 name=name,
                 pull_interval=self.interval.value or None,
                 branch=branch,
-                directories=[d.strip() for d in self.directories.value.split(",") if d.strip()] or None,
+                directories=[d.strip() for d in self.directories.value.split(",") if d.strip()]
+                or None,
                 credentials=self._credentials(token, name or default_name(source, branch)),
             )
             added = self.workspace.name_of(storage)
@@ -109,7 +116,9 @@ class StorageForm(widgets.VBox):
         if not token:
             return {"username": username} if username else None
         secret = Secret(token, name=_secret_name(storage_name))
-        return {"username": username, "access_token": secret} if username else {"access_token": secret}
+        return (
+            {"username": username, "access_token": secret} if username else {"access_token": secret}
+        )
 
     def _on_pull(self, _button: Any = None) -> None:
         with self._reporting():
@@ -196,4 +205,3 @@ class StorageForm(widgets.VBox):
         elif name == self.storages.value:
             self.status.value = html.escape(f"{name}: {status_text(status)}")
             self._show_selected()
-

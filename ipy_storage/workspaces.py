@@ -124,7 +124,9 @@ class Workspace:
         self._notify(handle)
         return storage
 
-    def _register(self, handle: str, storage: StorageBase, importable: bool, reload: bool) -> StorageBase:
+    def _register(
+        self, handle: str, storage: StorageBase, importable: bool, reload: bool
+    ) -> StorageBase:
         existing = self._entries.get(handle)
         if existing is not None and existing.storage == storage:
             existing.importable, existing.reload = importable, reload
@@ -161,7 +163,9 @@ class Workspace:
 
     def name_of(self, storage: StorageBase) -> str | None:
         """The name this very storage object is registered under, if any."""
-        return next((name for name, entry in list(self._entries.items()) if entry.storage is storage), None)
+        return next(
+            (name for name, entry in list(self._entries.items()) if entry.storage is storage), None
+        )
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -176,7 +180,9 @@ class Workspace:
         entry = self._entries.get(name)
         if entry is None:
             known = ", ".join(self._entries) or "none yet"
-            raise UnknownStorageError(f"No storage named {name!r} in the workspace (known: {known}).")
+            raise UnknownStorageError(
+                f"No storage named {name!r} in the workspace (known: {known})."
+            )
         return entry
 
     # -- pulling --------------------------------------------------------------------------
@@ -199,7 +205,9 @@ class Workspace:
             raise first_error
         return results[0] if len(names) == 1 else results
 
-    def _pull_one(self, name: str, reset: bool = False, progress: ProgressCallback | None = None) -> PullResult:
+    def _pull_one(
+        self, name: str, reset: bool = False, progress: ProgressCallback | None = None
+    ) -> PullResult:
         entry = self._entry(name)
         destination = entry.storage.destination
         try:
@@ -219,7 +227,9 @@ class Workspace:
         with self._lock:
             return self._pull_locks.setdefault(destination, threading.Lock())
 
-    def _record(self, name: str, entry: _Entry, result: PullResult | None = None, error: str | None = None) -> None:
+    def _record(
+        self, name: str, entry: _Entry, result: PullResult | None = None, error: str | None = None
+    ) -> None:
         with self._lock:
             entry.last_pull = datetime.now().astimezone()
             if error is None:
@@ -233,7 +243,9 @@ class Workspace:
         """Pull ``name`` now and then every ``interval`` seconds (default: its ``pull_interval``) on
         a background thread; failures back off and never stop the timer."""
         entry = self._entry(name)
-        interval = check_pull_interval(interval) if interval is not None else entry.storage.pull_interval
+        interval = (
+            check_pull_interval(interval) if interval is not None else entry.storage.pull_interval
+        )
         if interval is None:
             raise StorageConfigError(
                 f"{name!r} is a one-time sync (pull_interval=None): give an interval, e.g. watch({name!r}, interval=60)."
@@ -341,7 +353,9 @@ def storage_from_source(
             f"{source!r} is a {kind}, not a git repository."
         )
     if settings and storage_class is not RemoteStorage:
-        raise StorageConfigError(f"settings are for remote (fsspec) storages; {source!r} is a {kind}.")
+        raise StorageConfigError(
+            f"settings are for remote (fsspec) storages; {source!r} is a {kind}."
+        )
     if name and storage_class is GitRepository:
         git_options["name"] = name
     interval = {} if pull_interval is _UNSET else {"pull_interval": pull_interval}
@@ -370,7 +384,9 @@ def _take_off_sys_path(destination: Path) -> None:
 
 def _reload_changed_modules(name: str, result: PullResult) -> None:
     """Reload already-imported modules whose files this pull added or modified."""
-    changed = {str((result.destination / path).resolve()) for path in [*result.added, *result.modified]}
+    changed = {
+        str((result.destination / path).resolve()) for path in [*result.added, *result.modified]
+    }
     if not changed:
         return
     prefix = str(result.destination)

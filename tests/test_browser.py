@@ -28,14 +28,18 @@ def _write_notebook(path: Path, base: Path) -> None:
 
 
 def _field(page, label: str):
-    return page.locator(f".widget-text:has(label:text-is('{label}')) input, .widget-password:has(label:text-is('{label}')) input, .widget-inline-hbox:has(label:text-is('{label}')) input").first
+    return page.locator(
+        f".widget-text:has(label:text-is('{label}')) input, .widget-password:has(label:text-is('{label}')) input, .widget-inline-hbox:has(label:text-is('{label}')) input"
+    ).first
 
 
 def _button(page, text: str):
     return page.locator("button.widget-button", has_text=text).first
 
 
-def test_form_adds_pulls_and_watches_a_private_repository(jupyterlab, lab_page, git_http_server, tmp_path):
+def test_form_adds_pulls_and_watches_a_private_repository(
+    jupyterlab, lab_page, git_http_server, tmp_path
+):
     repo = git_http_server.create_repo({"flows/hello.py": "print('v1')\n"}, name="browser-flows")
     base = tmp_path / "workspace"
     _write_notebook(jupyterlab.root / "form.ipynb", base)
@@ -49,17 +53,23 @@ def test_form_adds_pulls_and_watches_a_private_repository(jupyterlab, lab_page, 
     page.locator("input[type=password]").first.fill(git_http_server.token)
     _field(page, "Interval s").fill("1")
     _button(page, "Add").click()
-    page.wait_for_function("() => document.body.innerText.includes('Added browser-flows')", timeout=20_000)
+    page.wait_for_function(
+        "() => document.body.innerText.includes('Added browser-flows')", timeout=20_000
+    )
     assert page.locator("input[type=password]").first.input_value() == ""
 
     _button(page, "Pull").click()
-    page.wait_for_function("() => document.body.innerText.includes('browser-flows: 1 added')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.body.innerText.includes('browser-flows: 1 added')", timeout=30_000
+    )
     assert (base / "browser-flows" / "flows" / "hello.py").read_text() == "print('v1')\n"
 
     _button(page, "Watch").click()
     # the status line is the timer's own from its first pull on; the button tells the state
     _button(page, "Stop").wait_for(timeout=20_000)
-    page.wait_for_function("() => document.body.innerText.includes('browser-flows: watching every 1s')", timeout=20_000)
+    page.wait_for_function(
+        "() => document.body.innerText.includes('browser-flows: watching every 1s')", timeout=20_000
+    )
     repo.commit({"flows/etl.py": "print('etl')\n"}, message="add etl")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-output')].some(e => e.innerText.split('1 added at').length > 2)",
@@ -75,5 +85,7 @@ def test_form_adds_pulls_and_watches_a_private_repository(jupyterlab, lab_page, 
     assert leaked == [], "the token is visible in the page"
     saved = (jupyterlab.root / "form.ipynb").read_text()
     assert not [form for form in git_http_server.secret_forms() if form in saved]
-    tracked = subprocess.run(["grep", "-rlF", git_http_server.token, str(base)], capture_output=True, text=True)
+    tracked = subprocess.run(
+        ["grep", "-rlF", git_http_server.token, str(base)], capture_output=True, text=True
+    )
     assert tracked.stdout == "", f"token written under the workspace: {tracked.stdout}"

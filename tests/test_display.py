@@ -27,17 +27,27 @@ def card(ws, name: str):
     return StorageCard(name, ws[name], ws.status(name)[name])
 
 
-def test_card_shows_kind_source_destination_interval_status_and_step(ws, make_repo, monkeypatch, tmp_path):
+def test_card_shows_kind_source_destination_interval_status_and_step(
+    ws, make_repo, monkeypatch, tmp_path
+):
     monkeypatch.chdir(tmp_path)
     repo = make_repo()
     ws.add(repo.url, name="code", pull_interval=30)
     ws.pull("code")
     text = repr(card(ws, "code"))
     assert text.splitlines()[0] == "code (git)"
-    for expected in (f"source:      {repo.url}", "destination: ws/code", "interval:    30s", "not watching; pulled", GIT_STEP):
+    for expected in (
+        f"source:      {repo.url}",
+        "destination: ws/code",
+        "interval:    30s",
+        "not watching; pulled",
+        GIT_STEP,
+    ):
         assert expected in text
     html = card(ws, "code")._repr_html_()
-    assert "ws/code" in html and str(tmp_path / "ws" / "code") in html  # relative, absolute on hover
+    assert (
+        "ws/code" in html and str(tmp_path / "ws" / "code") in html
+    )  # relative, absolute on hover
     assert "<details>" in html and "<span style=" in html  # the step, highlighted
 
 
@@ -51,9 +61,14 @@ def test_everything_user_supplied_is_escaped(ws, tmp_path):
 def test_no_secret_is_ever_rendered(ws, tmp_path):
     named = GitRepository(
         "https://example.com/org/named.git",
-        credentials={"username": "me", "access_token": Secret("named-secret-value", name="named-token")},
+        credentials={
+            "username": "me",
+            "access_token": Secret("named-secret-value", name="named-token"),
+        },
     )
-    plain = GitRepository("https://example.com/org/plain.git", credentials={"access_token": "plain-secret-value"})
+    plain = GitRepository(
+        "https://example.com/org/plain.git", credentials={"access_token": "plain-secret-value"}
+    )
     in_url = GitRepository("https://me:url-secret-value@example.com/org/inurl.git")
     for storage in (named, plain, in_url):
         ws.add(storage)
@@ -81,7 +96,9 @@ def test_pull_steps_render_as_yaml_or_json_and_stay_dicts():
     data = {GIT_STEP: {"repository": "https://example.com/r.git", "branch": None}}
     step = PullStep(data)
     assert step == data and isinstance(step, dict)
-    assert pretty(step).startswith(f"{GIT_STEP}:\n  repository: https://example.com/r.git\n  branch: null")
+    assert pretty(step).startswith(
+        f"{GIT_STEP}:\n  repository: https://example.com/r.git\n  branch: null"
+    )
     assert json.loads(PullStep(data, "json").text()) == data
     assert "<span style=" in step._repr_html_()
     steps = PullStepList([data, data], "yaml")
@@ -134,8 +151,15 @@ def test_storage_table_text_and_html(ws, tmp_path, monkeypatch):
     ("status", "expected"),
     [
         (
-            {"watching": True, "interval": 60, "last_error": "Checking x failed — check the URL.", "failures": 3,
-             "last_result": None, "last_pull": datetime(2024, 1, 1, 12, 0, 0), "next_pull": datetime(2024, 1, 1, 12, 8, 0)},
+            {
+                "watching": True,
+                "interval": 60,
+                "last_error": "Checking x failed — check the URL.",
+                "failures": 3,
+                "last_result": None,
+                "last_pull": datetime(2024, 1, 1, 12, 0, 0),
+                "next_pull": datetime(2024, 1, 1, 12, 8, 0),
+            },
             "watching every 60s; failing (3× since the last success): Checking x failed — check the URL.; next 12:08:00",
         ),
         (None, "not in the workspace"),

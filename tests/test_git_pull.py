@@ -27,7 +27,6 @@ from ipy_storage.storage.errors import (
 pytestmark = pytest.mark.timeout(120)
 
 
-
 def storage(url: str, base: Path, **options) -> GitRepository:
     repo = GitRepository(url, **options)
     repo.set_base_path(base)
@@ -35,7 +34,9 @@ def storage(url: str, base: Path, **options) -> GitRepository:
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -76,7 +77,9 @@ def test_private_repo_is_pulled_and_updated_with_a_token(git_http_server, tmp_pa
     assert git(repo.destination, "config", "--get", "remote.origin.url") == source.url
     for path in repo.destination.rglob("*"):  # .git included
         if path.is_file():
-            assert not any(s.encode() in path.read_bytes() for s in git_http_server.secret_forms()), path
+            assert not any(
+                s.encode() in path.read_bytes() for s in git_http_server.secret_forms()
+            ), path
 
 
 def test_https_private_repo_with_a_token(git_https_server, tmp_path):
@@ -90,9 +93,16 @@ def test_https_private_repo_with_a_token(git_https_server, tmp_path):
 
 def test_bare_token_and_token_in_url_work_without_reaching_disk(git_http_server, tmp_path):
     source = git_http_server.create_repo({"a.py": "a = 1\n"})
-    bare = storage(source.url, tmp_path, name="bare", credentials={"access_token": Secret(git_http_server.token)})
+    bare = storage(
+        source.url,
+        tmp_path,
+        name="bare",
+        credentials={"access_token": Secret(git_http_server.token)},
+    )
     assert bare.pull().added == ["a.py"]
-    token_url = source.url.replace("://", f"://{git_http_server.username}:{quote(git_http_server.token, safe='')}@")
+    token_url = source.url.replace(
+        "://", f"://{git_http_server.username}:{quote(git_http_server.token, safe='')}@"
+    )
     in_url = storage(token_url, tmp_path, name="in-url")
     assert in_url.pull().added == ["a.py"]
     config = (in_url.destination / ".git" / "config").read_text()
@@ -118,13 +128,18 @@ def test_repository_with_many_refs_is_checked_with_protocol_v2(git_http_server, 
     source = git_http_server.create_repo({"a.py": "a\n"})
     head = source.head()
     refs = "".join(f"create refs/tags/t{i:04d} {head}\n" for i in range(1001))
-    subprocess.run(["git", "update-ref", "--stdin"], cwd=source.bare, input=refs, text=True, check=True)
+    subprocess.run(
+        ["git", "update-ref", "--stdin"], cwd=source.bare, input=refs, text=True, check=True
+    )
     repo = storage(source.url, tmp_path, credentials=git_http_server.credentials())
     repo.pull()
     repo.pull()  # one v0 request that lists every ref: too many for next time
     git_http_server.clear_requests()
     assert not repo.pull().changed
-    assert [r.split()[0] for r in git_http_server.requests()] == ["GET", "POST"]  # ls-refs with a prefix
+    assert [r.split()[0] for r in git_http_server.requests()] == [
+        "GET",
+        "POST",
+    ]  # ls-refs with a prefix
     source.commit({"a.py": "a2\n"})
     assert repo.pull().modified == ["a.py"]
 
@@ -133,7 +148,9 @@ def test_commit_pin_no_change_pull_needs_no_network(git_http_server, tmp_path):
     source = git_http_server.create_repo({"a.py": "a = 1\n"})
     pinned = source.head()
     source.commit({"a.py": "a = 2\n"})
-    repo = storage(source.url, tmp_path, commit_sha=pinned, credentials=git_http_server.credentials())
+    repo = storage(
+        source.url, tmp_path, commit_sha=pinned, credentials=git_http_server.credentials()
+    )
     result = repo.pull()
     assert result.revision == pinned and (repo.destination / "a.py").read_text() == "a = 1\n"
     assert git(repo.destination, "rev-parse", "HEAD") == pinned
@@ -165,7 +182,9 @@ def test_abbreviated_commit_pin(make_repo, tmp_path):
 def test_branch_with_a_slash(git_http_server, tmp_path):
     source = git_http_server.create_repo({"a.py": "main\n"})
     source.create_branch("feature/new-ui", {"a.py": "feature\n"})
-    repo = storage(source.url, tmp_path, branch="feature/new-ui", credentials=git_http_server.credentials())
+    repo = storage(
+        source.url, tmp_path, branch="feature/new-ui", credentials=git_http_server.credentials()
+    )
     assert repo.destination == tmp_path / f"{source.name}-feature-new-ui"
     repo.pull()
     assert (repo.destination / "a.py").read_text() == "feature\n"
@@ -191,7 +210,9 @@ def test_tag_as_branch(make_repo, tmp_path):
 def test_wrong_token_fails_fast_with_a_clear_error(git_http_server, tmp_path):
     source = git_http_server.create_repo()
     wrong = "wrong-" + git_http_server.token[::-1]
-    repo = storage(source.url, tmp_path, credentials={"username": "alice", "access_token": Secret(wrong)})
+    repo = storage(
+        source.url, tmp_path, credentials={"username": "alice", "access_token": Secret(wrong)}
+    )
     started = time.monotonic()
     with pytest.raises(AuthenticationError) as caught:
         repo.pull()
@@ -213,8 +234,14 @@ def test_missing_token_fails_with_a_hint(git_http_server, tmp_path):
 def test_wrong_token_on_update(git_http_server, tmp_path, monkeypatch):
     source = git_http_server.create_repo()
     monkeypatch.setenv("IPY_STORAGE_TEST_GIT_TOKEN", git_http_server.token)
-    repo = storage(source.url, tmp_path, credentials={"username": "alice",
-                                                      "access_token": Secret.from_env("IPY_STORAGE_TEST_GIT_TOKEN")})
+    repo = storage(
+        source.url,
+        tmp_path,
+        credentials={
+            "username": "alice",
+            "access_token": Secret.from_env("IPY_STORAGE_TEST_GIT_TOKEN"),
+        },
+    )
     repo.pull()
     monkeypatch.setenv("IPY_STORAGE_TEST_GIT_TOKEN", "revoked-token-value")
     with pytest.raises(AuthenticationError) as caught:
@@ -224,7 +251,9 @@ def test_wrong_token_on_update(git_http_server, tmp_path, monkeypatch):
 
 def test_unknown_branch(git_http_server, tmp_path):
     source = git_http_server.create_repo()
-    repo = storage(source.url, tmp_path, branch="no-such-branch", credentials=git_http_server.credentials())
+    repo = storage(
+        source.url, tmp_path, branch="no-such-branch", credentials=git_http_server.credentials()
+    )
     with pytest.raises(SourceNotFoundError, match="check the branch name"):
         repo.pull()
 
@@ -234,18 +263,32 @@ def test_branch_deleted_upstream_after_first_pull(make_repo, tmp_path):
     source.create_branch("short-lived")
     repo = storage(source.url, tmp_path, branch="short-lived")
     repo.pull()
-    subprocess.run(["git", "branch", "-D", "short-lived"], cwd=source.bare, check=True, capture_output=True)
-    with pytest.raises(SourceNotFoundError, match="'short-lived' was not found.*check the branch name"):
+    subprocess.run(
+        ["git", "branch", "-D", "short-lived"], cwd=source.bare, check=True, capture_output=True
+    )
+    with pytest.raises(
+        SourceNotFoundError, match="'short-lived' was not found.*check the branch name"
+    ):
         repo.pull()
 
 
 def test_unknown_commit(git_http_server, tmp_path):
     source = git_http_server.create_repo()
-    repo = storage(source.url, tmp_path, commit_sha="0123456789abcdef0123456789abcdef01234567",
-                   credentials=git_http_server.credentials())
+    repo = storage(
+        source.url,
+        tmp_path,
+        commit_sha="0123456789abcdef0123456789abcdef01234567",
+        credentials=git_http_server.credentials(),
+    )
     with pytest.raises(SourceNotFoundError, match="check the commit"):
         repo.pull()
-    short = storage(source.url, tmp_path, name="short", commit_sha="abcdef12", credentials=git_http_server.credentials())
+    short = storage(
+        source.url,
+        tmp_path,
+        name="short",
+        commit_sha="abcdef12",
+        credentials=git_http_server.credentials(),
+    )
     with pytest.raises(SourceNotFoundError, match="check the commit"):
         short.pull()
 
@@ -258,7 +301,9 @@ def test_empty_repository(tmp_path):
 
 
 def test_repository_not_found(git_http_server, tmp_path):
-    repo = storage(git_http_server.url_for("no-such-repo"), tmp_path, credentials=git_http_server.credentials())
+    repo = storage(
+        git_http_server.url_for("no-such-repo"), tmp_path, credentials=git_http_server.credentials()
+    )
     with pytest.raises(SourceNotFoundError, match="check the URL"):
         repo.pull()
     with pytest.raises(SourceNotFoundError, match="check the URL"):
@@ -271,7 +316,11 @@ def test_host_unreachable(tmp_path):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    repo = storage(f"http://127.0.0.1:{port}/repo.git", tmp_path, credentials={"access_token": Secret("tok-unused")})
+    repo = storage(
+        f"http://127.0.0.1:{port}/repo.git",
+        tmp_path,
+        credentials={"access_token": Secret("tok-unused")},
+    )
     with pytest.raises(NetworkError, match="check the network") as caught:
         repo.pull()
     assert "tok-unused" not in str(caught.value)
@@ -305,7 +354,12 @@ def test_existing_repository_of_another_origin_is_refused(make_repo, tmp_path):
 def test_origin_comparison_ignores_credentials_and_dot_git(git_http_server, tmp_path):
     source = git_http_server.create_repo()
     storage(source.url, tmp_path, name="same", credentials=git_http_server.credentials()).pull()
-    again = storage(source.url.removesuffix(".git") + "/", tmp_path, name="same", credentials=git_http_server.credentials())
+    again = storage(
+        source.url.removesuffix(".git") + "/",
+        tmp_path,
+        name="same",
+        credentials=git_http_server.credentials(),
+    )
     assert again.pull().revision == source.head()
 
 
@@ -354,8 +408,12 @@ def _du(path: Path) -> int:
 
 def test_sparse_pull_leaves_large_blobs_outside_on_the_server(git_http_server, tmp_path):
     big = os.urandom(5 * 1024 * 1024)
-    source = git_http_server.create_repo({"flows/a.py": "a\n", "data/big.bin": big, "README.md": "r\n"})
-    repo = storage(source.url, tmp_path, directories=["flows"], credentials=git_http_server.credentials())
+    source = git_http_server.create_repo(
+        {"flows/a.py": "a\n", "data/big.bin": big, "README.md": "r\n"}
+    )
+    repo = storage(
+        source.url, tmp_path, directories=["flows"], credentials=git_http_server.credentials()
+    )
     result = repo.pull()
     assert result.added == ["README.md", "flows/a.py"]
     assert not (repo.destination / "data").exists()
@@ -368,9 +426,14 @@ def test_sparse_pull_leaves_large_blobs_outside_on_the_server(git_http_server, t
 
 
 def test_changed_directories_apply_to_an_existing_checkout(git_http_server, tmp_path):
-    source = git_http_server.create_repo({"a/1.py": "1\n", "b/2.py": "2\n", "c/3.py": "3\n", "top.py": "t\n"})
+    source = git_http_server.create_repo(
+        {"a/1.py": "1\n", "b/2.py": "2\n", "c/3.py": "3\n", "top.py": "t\n"}
+    )
     creds = git_http_server.credentials()
-    assert storage(source.url, tmp_path, directories=["a"], credentials=creds).pull().added == ["a/1.py", "top.py"]
+    assert storage(source.url, tmp_path, directories=["a"], credentials=creds).pull().added == [
+        "a/1.py",
+        "top.py",
+    ]
     wider = storage(source.url, tmp_path, directories=["a", "b"], credentials=creds).pull()
     assert wider.added == ["b/2.py"] and wider.deleted == []
     narrower = storage(source.url, tmp_path, directories=["b"], credentials=creds).pull()
@@ -391,25 +454,37 @@ def test_submodules_on_the_same_host_use_the_same_credentials(git_http_server, t
     library = git_http_server.create_repo({"lib.py": "v = 1\n"})
     parent = git_http_server.create_repo({"main.py": "import lib\n"})
     parent.add_submodule("vendor/lib", library)
-    repo = storage(parent.url, tmp_path, include_submodules=True, credentials=git_http_server.credentials())
+    repo = storage(
+        parent.url, tmp_path, include_submodules=True, credentials=git_http_server.credentials()
+    )
     repo.pull()
     assert (repo.destination / "vendor/lib/lib.py").read_text() == "v = 1\n"
 
     library.commit({"lib.py": "v = 2\n"})
     parent.add_submodule("vendor/lib2", library)  # a second gitlink at the new library commit
     parent_work = parent.work
-    subprocess.run(["git", "update-index", "--cacheinfo", f"160000,{library.head()},vendor/lib"], cwd=parent_work,
-                   check=True)
-    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "bump"], cwd=parent_work,
-                   check=True)
-    subprocess.run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], cwd=parent_work, check=True)
+    subprocess.run(
+        ["git", "update-index", "--cacheinfo", f"160000,{library.head()},vendor/lib"],
+        cwd=parent_work,
+        check=True,
+    )
+    subprocess.run(
+        ["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "bump"],
+        cwd=parent_work,
+        check=True,
+    )
+    subprocess.run(
+        ["git", "push", "-q", "origin", "HEAD:refs/heads/main"], cwd=parent_work, check=True
+    )
     repo.pull()
     assert (repo.destination / "vendor/lib/lib.py").read_text() == "v = 2\n"
     assert (repo.destination / "vendor/lib2/lib.py").read_text() == "v = 2\n"
     for path in repo.destination.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            assert not any(secret.encode() in data for secret in git_http_server.secret_forms()), path
+            assert not any(secret.encode() in data for secret in git_http_server.secret_forms()), (
+                path
+            )
 
 
 def test_submodules_with_a_sparse_checkout_and_a_commit_pin(git_http_server, tmp_path):
@@ -417,11 +492,26 @@ def test_submodules_with_a_sparse_checkout_and_a_commit_pin(git_http_server, tmp
     parent = git_http_server.create_repo({"main.py": "m\n", "docs/a.md": "a\n"})
     pin = parent.add_submodule("vendor/lib", library)
     creds = git_http_server.credentials()
-    sparse = storage(parent.url, tmp_path, name="sparse", directories=["vendor"], include_submodules=True,
-                     credentials=creds)
+    sparse = storage(
+        parent.url,
+        tmp_path,
+        name="sparse",
+        directories=["vendor"],
+        include_submodules=True,
+        credentials=creds,
+    )
     sparse.pull()
-    assert (sparse.destination / "vendor/lib/lib.py").exists() and not (sparse.destination / "docs").exists()
-    pinned = storage(parent.url, tmp_path, name="pinned", commit_sha=pin, include_submodules=True, credentials=creds)
+    assert (sparse.destination / "vendor/lib/lib.py").exists() and not (
+        sparse.destination / "docs"
+    ).exists()
+    pinned = storage(
+        parent.url,
+        tmp_path,
+        name="pinned",
+        commit_sha=pin,
+        include_submodules=True,
+        credentials=creds,
+    )
     assert pinned.pull().revision == pin
     assert (pinned.destination / "vendor/lib/lib.py").read_text() == "v = 1\n"
 
@@ -439,13 +529,15 @@ def test_submodules_not_fetched_unless_asked(git_http_server, tmp_path):
 @pytest.fixture
 def pulled(make_repo, tmp_path):
     """A local upstream with a few files and a first pull of it."""
-    source = make_repo({
-        "f.py": "line 1\nline 2\nline 3\nline 4\nline 5\n",
-        "g.py": "g\n",
-        "h.py": "h\n",
-        "pkg/mod.py": "m\n",
-        ".gitignore": "*.log\n",
-    })
+    source = make_repo(
+        {
+            "f.py": "line 1\nline 2\nline 3\nline 4\nline 5\n",
+            "g.py": "g\n",
+            "h.py": "h\n",
+            "pkg/mod.py": "m\n",
+            ".gitignore": "*.log\n",
+        }
+    )
     repo = storage(source.url, tmp_path / "ws")
     repo.pull()
     return source, repo, repo.destination
@@ -473,7 +565,9 @@ def test_row3_both_changed_merges_where_clean(pulled):
     (dest / "f.py").write_text("line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n")
     source.commit({"f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (upstream)\n"})
     result = repo.pull()
-    assert (dest / "f.py").read_text() == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (upstream)\n"
+    assert (
+        dest / "f.py"
+    ).read_text() == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (upstream)\n"
     assert result.kept_local == ["f.py"]
     assert git(dest, "diff", "--stat", "HEAD").startswith("f.py")
 
@@ -502,7 +596,9 @@ def test_row3_binary_both_changed_keeps_the_users_version(make_repo, tmp_path):
 
 
 def test_paths_that_look_like_globs_are_taken_literally(make_repo, tmp_path):
-    source = make_repo({"data[1].csv": "a\nb\nc\nd\n", "data1.csv": "x\n", "*.py": "star\n", "s.py": "s\n"})
+    source = make_repo(
+        {"data[1].csv": "a\nb\nc\nd\n", "data1.csv": "x\n", "*.py": "star\n", "s.py": "s\n"}
+    )
     repo = storage(source.url, tmp_path)
     repo.pull()
     dest = repo.destination
@@ -537,7 +633,13 @@ def test_row4_user_deleted_upstream_did_not_change_it(pulled):
 
 
 def test_row4_user_deleted_files_come_back_on_a_no_change_pull_too(make_repo, tmp_path):
-    files = {"a.py": "a\n", "data[1].csv": "d\n", "data1.csv": "x\n", "flows/f.py": "f\n", "other/o.py": "o\n"}
+    files = {
+        "a.py": "a\n",
+        "data[1].csv": "d\n",
+        "data1.csv": "x\n",
+        "flows/f.py": "f\n",
+        "other/o.py": "o\n",
+    }
     repo = storage(make_repo(files).url, tmp_path, directories=["flows"])
     repo.pull()
     dest = repo.destination
@@ -612,7 +714,9 @@ def test_row7_user_file_where_upstream_needs_a_folder(pulled):
     source.commit({"lib/util.py": "u\n"})
     result = repo.pull()
     assert result.moved_aside == {"lib": "lib.local"}
-    assert (dest / "lib/util.py").read_text() == "u\n" and (dest / "lib.local").read_text() == "a file named lib\n"
+    assert (dest / "lib/util.py").read_text() == "u\n" and (
+        dest / "lib.local"
+    ).read_text() == "a file named lib\n"
 
 
 def test_upstream_folder_becomes_a_file_with_user_files_inside(pulled):
@@ -645,7 +749,9 @@ def test_row8_untracked_and_ignored_files_are_untouched(pulled):
     source.commit({"g.py": "g2\n"}, delete=["pkg/mod.py"])
     result = repo.pull()
     assert (dest / "scratch.py").read_text() == "s\n" and (dest / "run.log").read_text() == "log\n"
-    assert (dest / "pkg" / "extra.py").read_text() == "e\n" and (dest / "mydir" / "x.txt").read_text() == "x\n"
+    assert (dest / "pkg" / "extra.py").read_text() == "e\n" and (
+        dest / "mydir" / "x.txt"
+    ).read_text() == "x\n"
     assert result.moved_aside == {} and result.kept_local == []
 
 
@@ -655,8 +761,15 @@ def test_row9_force_push_with_user_edits(pulled):
     (dest / "f.py").write_text("line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n")
     (dest / "untracked.txt").write_text("u\n")
     (dest / "added.py").write_text("mine\n")
-    rewritten = source.commit({"h.py": "h amended\n", "f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (up)\n",
-                               "added.py": "theirs\n"}, force=True, message="amended")
+    rewritten = source.commit(
+        {
+            "h.py": "h amended\n",
+            "f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (up)\n",
+            "added.py": "theirs\n",
+        },
+        force=True,
+        message="amended",
+    )
     result = repo.pull()
     assert result.revision == rewritten
     assert (dest / "g.py").read_text() == "my g\n"
@@ -675,12 +788,18 @@ def test_row9_unrelated_history_with_user_edits(git_http_server, tmp_path):
     (dest / "edit.py").write_text("my e\n")
     (dest / "gone.py").write_text("my g\n")
     (dest / "fresh.py").write_text("mine\n")
-    rewritten = source.rewrite({"keep.py": "k\n", "edit.py": "e\n", "fresh.py": "theirs\n", "brand_new.py": "n\n"})
+    rewritten = source.rewrite(
+        {"keep.py": "k\n", "edit.py": "e\n", "fresh.py": "theirs\n", "brand_new.py": "n\n"}
+    )
     result = repo.pull()
     assert result.revision == rewritten
-    assert (dest / "edit.py").read_text() == "my e\n"  # upstream did not change it: the user's edit stays
+    assert (
+        dest / "edit.py"
+    ).read_text() == "my e\n"  # upstream did not change it: the user's edit stays
     assert (dest / "gone.py").read_text() == "my g\n" and result.kept_local == ["gone.py"]
-    assert (dest / "fresh.py").read_text() == "theirs\n" and result.moved_aside == {"fresh.py": "fresh.local.py"}
+    assert (dest / "fresh.py").read_text() == "theirs\n" and result.moved_aside == {
+        "fresh.py": "fresh.local.py"
+    }
     assert (dest / "brand_new.py").read_text() == "n\n"
     assert "refusing" not in git(dest, "status")
     assert git(dest, "rev-parse", "HEAD") == rewritten
@@ -693,7 +812,9 @@ def test_user_commit_is_kept_reachable(pulled):
     mine = git(dest, "rev-parse", "HEAD")
     source.commit({"h.py": "h2\n"})
     repo.pull()
-    assert (dest / "g.py").read_text() == "committed by me\n" and (dest / "h.py").read_text() == "h2\n"
+    assert (dest / "g.py").read_text() == "committed by me\n" and (
+        dest / "h.py"
+    ).read_text() == "h2\n"
     assert mine in git(dest, "for-each-ref", "refs/ipy-storage/")
 
 
@@ -704,7 +825,9 @@ def test_concurrent_pulls_in_threads(git_http_server, tmp_path):
 
     def pull():
         try:
-            results.append(storage(source.url, tmp_path, credentials=git_http_server.credentials()).pull())
+            results.append(
+                storage(source.url, tmp_path, credentials=git_http_server.credentials()).pull()
+            )
         except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
@@ -731,8 +854,12 @@ print(len(repo.pull().added))
 def test_concurrent_pulls_in_two_processes(make_repo, tmp_path):
     source = make_repo({f"f{i}.py": f"{i}\n" for i in range(200)})
     processes = [
-        subprocess.Popen([sys.executable, "-c", _PULL_SCRIPT, source.url, str(tmp_path / "ws")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _PULL_SCRIPT, source.url, str(tmp_path / "ws")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = [process.communicate(timeout=60) for process in processes]

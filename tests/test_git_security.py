@@ -17,7 +17,6 @@ from tests.helpers import wait_until
 pytestmark = pytest.mark.timeout(120)
 
 
-
 class CmdlineWatcher:
     """Records the command line of every process visible in /proc while it runs."""
 
@@ -49,7 +48,9 @@ class CmdlineWatcher:
         self._thread.join()
 
     def git_commands(self) -> set[bytes]:
-        return {cmd for cmd in self.seen if cmd.split(b"\0")[0].rsplit(b"/", 1)[-1].startswith(b"git")}
+        return {
+            cmd for cmd in self.seen if cmd.split(b"\0")[0].rsplit(b"/", 1)[-1].startswith(b"git")
+        }
 
 
 def files_containing(root: Path, secrets: list[str]) -> list[str]:
@@ -63,13 +64,19 @@ def files_containing(root: Path, secrets: list[str]) -> list[str]:
 
 
 def test_token_never_in_argv_or_on_disk_during_slowed_pulls(git_http_server, tmp_path):
-    source = git_http_server.create_repo({"flows/a.py": "a\n", "data/b.txt": "b\n", "README.md": "r\n"})
+    source = git_http_server.create_repo(
+        {"flows/a.py": "a\n", "data/b.txt": "b\n", "README.md": "r\n"}
+    )
     library = git_http_server.create_repo({"lib.py": "l\n"})
     source.add_submodule("vendor/lib", library)
     secrets = git_http_server.secret_forms()
-    repo = GitRepository(source.url, credentials=git_http_server.credentials(), include_submodules=True)
+    repo = GitRepository(
+        source.url, credentials=git_http_server.credentials(), include_submodules=True
+    )
     repo.set_base_path(tmp_path)
-    sparse = GitRepository(source.url, credentials=git_http_server.credentials(), directories=["flows"], name="sparse")
+    sparse = GitRepository(
+        source.url, credentials=git_http_server.credentials(), directories=["flows"], name="sparse"
+    )
     sparse.set_base_path(tmp_path)
     messages = []
 
@@ -87,9 +94,16 @@ def test_token_never_in_argv_or_on_disk_during_slowed_pulls(git_http_server, tmp
     commands = watcher.git_commands()
     joined = b"\n".join(commands)
     # the watcher really saw the network side of git (so it cannot pass vacuously)
-    assert b"remote-http" in joined and b"clone" in joined and b"fetch" in joined and b"ls-remote" in joined
+    assert (
+        b"remote-http" in joined
+        and b"clone" in joined
+        and b"fetch" in joined
+        and b"ls-remote" in joined
+    )
     for secret in secrets:
-        assert secret.encode() not in b"\n".join(watcher.seen), "a secret appeared in a command line"
+        assert secret.encode() not in b"\n".join(watcher.seen), (
+            "a secret appeared in a command line"
+        )
     assert (repo.destination / "flows/a.py").read_text() == "a2\n"
     assert (repo.destination / "vendor/lib/lib.py").read_text() == "l\n"  # the gitlink did not move
     assert files_containing(repo.destination, secrets) == []
@@ -129,7 +143,10 @@ def test_no_token_in_logs_status_or_reprs_of_a_failing_timer(git_http_server, tm
     workspace.add(
         GitRepository(
             git_http_server.url_for("logged"),
-            credentials={"username": git_http_server.username, "access_token": Secret(wrong, name="logged-token")},
+            credentials={
+                "username": git_http_server.username,
+                "access_token": Secret(wrong, name="logged-token"),
+            },
         ),
         name="logged",
     )

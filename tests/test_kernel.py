@@ -25,7 +25,9 @@ def test_load_add_pull_watch_recover_nest_unload(kernel, make_repo, tmp_path):
 
     session.run("%storage watch live")
     repo.commit({"b.txt": "2\n"})
-    watched = session.wait_for("print((ipy_storage.workspace()['live'].destination / 'b.txt').exists())", "True")
+    watched = session.wait_for(
+        "print((ipy_storage.workspace()['live'].destination / 'b.txt').exists())", "True"
+    )
     assert "True" in watched.text
     listing = session.run("%storage list")
     assert "watching every 0.5s" in listing.text and "<table" in listing.data("text/html")[0]
@@ -33,7 +35,8 @@ def test_load_add_pull_watch_recover_nest_unload(kernel, make_repo, tmp_path):
     hidden = tmp_path / "hidden.git"
     repo.bare.rename(hidden)
     failing = session.wait_for(
-        STATUS.format(name="live") + "print('failing' if st['failures'] >= 2 and st['watching'] else st)",
+        STATUS.format(name="live")
+        + "print('failing' if st['failures'] >= 2 and st['watching'] else st)",
         "failing",
     )
     assert "failing" in failing.text
@@ -57,14 +60,18 @@ def test_load_add_pull_watch_recover_nest_unload(kernel, make_repo, tmp_path):
     assert unloaded.text.strip() == "[]"
 
 
-def test_cells_stay_responsive_while_a_timer_pulls_from_a_slow_server(kernel, git_http_server, monkeypatch):
+def test_cells_stay_responsive_while_a_timer_pulls_from_a_slow_server(
+    kernel, git_http_server, monkeypatch
+):
     repo = git_http_server.create_repo({f"f{i}.txt": "x\n" for i in range(20)})
     progress_repo = git_http_server.create_repo({f"g{i}.txt": "y\n" for i in range(20)})
     monkeypatch.setenv("KERNEL_GIT_TOKEN", git_http_server.token)  # the kernel inherits it
     session = kernel()
     session.run("%load_ext ipy_storage\nimport ipy_storage, time")
     session.run(f"%storage add {repo.url} --name slow --token-env KERNEL_GIT_TOKEN --interval 30")
-    session.run(f"%storage add {progress_repo.url} --name shown --token-env KERNEL_GIT_TOKEN --once")
+    session.run(
+        f"%storage add {progress_repo.url} --name shown --token-env KERNEL_GIT_TOKEN --once"
+    )
 
     git_http_server.set_delay(0.4)
     pulled = session.run("%storage pull shown")
@@ -78,7 +85,9 @@ def test_cells_stay_responsive_while_a_timer_pulls_from_a_slow_server(kernel, gi
         + STATUS.format(name="slow")
         + "print('pulling' if st['last_pull'] is None else 'done', round(time.perf_counter() - started, 3))"
     )
-    assert probe.text.startswith("pulling")  # the timer's first pull is still waiting for the server
+    assert probe.text.startswith(
+        "pulling"
+    )  # the timer's first pull is still waiting for the server
     assert probe.seconds < 1
     git_http_server.set_delay(None)
     finished = session.wait_for(

@@ -16,7 +16,19 @@ from ipy_storage import GitRepository, PullResult, RemoteStorage, Secret, Storag
 from ipy_storage.display import PullStep, PullStepList, StorageCard, StorageTable
 from ipy_storage.magics import StorageMagics
 
-SUBCOMMANDS = ("add", "pull", "watch", "unwatch", "list", "show", "step", "remove", "base", "form", "nest")
+SUBCOMMANDS = (
+    "add",
+    "pull",
+    "watch",
+    "unwatch",
+    "list",
+    "show",
+    "step",
+    "remove",
+    "base",
+    "form",
+    "nest",
+)
 
 
 def storage(ip, line: str):
@@ -88,7 +100,9 @@ def test_load_ext_imports_nothing_heavy():
         "heavy = [m for m in ('ipywidgets', 'yaml', 'git', 'fsspec', 'pygments', 'nest_asyncio2') if m in sys.modules and m not in before]\n"
         "print(heavy, asyncio.run.__module__)\n"
     )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert output.strip() == "[] asyncio.runners"  # nothing heavy, asyncio not patched
 
 
@@ -96,7 +110,11 @@ def test_load_ext_imports_nothing_heavy():
 def test_add_pull_list_show_step_remove(ip, make_repo):
     repo = make_repo({"flows/a.py": "A = 1\n", "docs/x.md": "x\n"})
     added = storage(ip, f"add {repo.url} --name code --branch main --dir flows --interval 30")
-    assert isinstance(added, GitRepository) and added.directories == ["flows"] and added.pull_interval == 30
+    assert (
+        isinstance(added, GitRepository)
+        and added.directories == ["flows"]
+        and added.pull_interval == 30
+    )
     result = storage(ip, "pull code")
     assert isinstance(result, PullResult) and result.added == ["flows/a.py"]
     assert isinstance(storage(ip, "pull"), list)
@@ -128,7 +146,9 @@ def test_add_with_pull_once_and_importable(ip, make_repo, tmp_path):
 
 def test_token_comes_only_from_an_environment_variable(ip, make_repo, monkeypatch):
     monkeypatch.setenv("REPO_TOKEN", "very-secret-token")
-    added = storage(ip, f"add {make_repo().url} --name private --username me --token-env REPO_TOKEN")
+    added = storage(
+        ip, f"add {make_repo().url} --name private --username me --token-env REPO_TOKEN"
+    )
     credentials = added.to_pull_step()["prefect.deployments.steps.git_clone"]["credentials"]
     assert credentials == {"username": "me", "access_token": "{{ $REPO_TOKEN }}"}
     shown = repr(storage(ip, "show private")) + storage(ip, "show private")._repr_html_()
@@ -138,13 +158,20 @@ def test_token_comes_only_from_an_environment_variable(ip, make_repo, monkeypatc
 def test_remote_options_and_var_expansion(ip, memory_folder):
     ip.user_ns["url"] = memory_folder
     added = storage(ip, 'add $url --option anon=true --option "note=two words" --pull')
-    assert isinstance(added, RemoteStorage) and added.settings == {"anon": True, "note": "two words"}
-    assert added.to_pull_step()["prefect.deployments.steps.pull_from_remote_storage"]["anon"] is True
+    assert isinstance(added, RemoteStorage) and added.settings == {
+        "anon": True,
+        "note": "two words",
+    }
+    assert (
+        added.to_pull_step()["prefect.deployments.steps.pull_from_remote_storage"]["anon"] is True
+    )
 
 
 def test_secret_remote_settings_come_from_the_environment(ip, memory_folder, monkeypatch):
     monkeypatch.setenv("IPY_STORAGE_REMOTE_TOKEN", "remote-token-value")
-    added = storage(ip, f"add {memory_folder} --secret-option token=IPY_STORAGE_REMOTE_TOKEN --pull")
+    added = storage(
+        ip, f"add {memory_folder} --secret-option token=IPY_STORAGE_REMOTE_TOKEN --pull"
+    )
     assert added.settings["token"] == Secret.from_env("IPY_STORAGE_REMOTE_TOKEN")
     step = added.to_pull_step()["prefect.deployments.steps.pull_from_remote_storage"]
     assert step["token"] == "{{ $IPY_STORAGE_REMOTE_TOKEN }}"
@@ -169,7 +196,10 @@ def test_watch_unwatch_and_base(ip, make_repo, tmp_path):
 
 def test_form_subcommand_returns_the_widget(ip):
     form = storage(ip, "form")
-    assert isinstance(form, StorageForm) and form.workspace is ip.find_line_magic("storage").__self__.workspace
+    assert (
+        isinstance(form, StorageForm)
+        and form.workspace is ip.find_line_magic("storage").__self__.workspace
+    )
     form.close()
 
 
@@ -181,7 +211,9 @@ def test_pull_progress_is_a_line_in_a_terminal(ip, make_repo, capsys, git_http_s
     capsys.readouterr()
     storage(ip, "pull slow")
     out = capsys.readouterr().out
-    assert out.startswith("\rslow:") and out.endswith("\n") and out.count("\n") == 1  # one line, rewritten
+    assert (
+        out.startswith("\rslow:") and out.endswith("\n") and out.count("\n") == 1
+    )  # one line, rewritten
     assert out.rstrip().endswith("(finished)")
 
 
@@ -192,7 +224,10 @@ def test_pull_progress_is_a_line_in_a_terminal(ip, make_repo, capsys, git_http_s
         ("", "the following arguments are required: SUBCOMMAND"),
         ("frobnicate", "invalid choice: 'frobnicate'"),
         ("add", "the following arguments are required: SOURCE"),
-        ("add x.git --branch a --commit abcd", "argument --commit: not allowed with argument --branch"),
+        (
+            "add x.git --branch a --commit abcd",
+            "argument --commit: not allowed with argument --branch",
+        ),
         ("add x.git --interval 5 --once", "not allowed with argument --interval"),
         ("add x.git --interval soon", "invalid float value: 'soon'"),
         ("add x.git --option novalue", "expected KEY=VALUE, got 'novalue'"),
@@ -207,7 +242,10 @@ def test_pull_progress_is_a_line_in_a_terminal(ip, make_repo, capsys, git_http_s
         ("watch nope", "No storage named 'nope'"),
         ("remove nope", "No storage named 'nope'"),
         ("add x.git --commit zz", "Invalid commit SHA 'zz'"),
-        ("add s3x://bucket/path --branch main", "'s3x://bucket/path' is a LocalStorage, not a git repository"),
+        (
+            "add s3x://bucket/path --branch main",
+            "'s3x://bucket/path' is a LocalStorage, not a git repository",
+        ),
         ("add memory://b/p --option secret=plain", "holds a secret in plain text"),
         ("add memory://b/p --branch dev", "Git-only option(s) branch cannot be used"),
     ],
@@ -219,7 +257,9 @@ def test_every_mistake_is_a_one_line_usage_error(ip, capsys, line, message):
 def test_a_failing_pull_is_a_one_line_usage_error(ip, capsys, tmp_path):
     storage(ip, f"add {tmp_path / 'missing'} --name gone")
     assert "does not exist: check the path exists" in usage_error(ip, capsys, "%storage pull gone")
-    assert "one-time sync" in usage_error(ip, capsys, f"%storage add {tmp_path} --name here --once\n%storage watch here")
+    assert "one-time sync" in usage_error(
+        ip, capsys, f"%storage add {tmp_path} --name here --once\n%storage watch here"
+    )
 
 
 def test_argparse_never_exits_the_cell(ip):
@@ -257,7 +297,9 @@ def test_cell_reads_a_prefect_yaml_mapping_and_json_and_pulls(ip, make_repo, mem
     )
     (flows,) = ip.run_cell_magic("storage", "--pull", prefect_yaml)
     assert (flows.destination / "flow.py").exists()
-    as_json = json.dumps([{"prefect.deployments.steps.pull_from_remote_storage": {"url": memory_folder}}])
+    as_json = json.dumps(
+        [{"prefect.deployments.steps.pull_from_remote_storage": {"url": memory_folder}}]
+    )
     (remote,) = ip.run_cell_magic("storage", "", as_json)
     assert remote.url == memory_folder
     workspace = ip.find_line_magic("storage").__self__.workspace
@@ -285,9 +327,18 @@ def test_cell_braces_are_not_expanded(ip, make_repo, capsys):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("- prefect.deployments.steps.git_clone:\n    repository: x.git\n- just a string\n", "Invalid pull step 2"),
-        ("- prefect.deployments.steps.run_shell_script:\n    script: ls\n", "pull step 1 'prefect.deployments.steps.run_shell_script': unsupported step"),
-        ("- prefect.deployments.steps.git_clone:\n    branch: main\n", "pull step 1 'prefect.deployments.steps.git_clone': missing 'repository'"),
+        (
+            "- prefect.deployments.steps.git_clone:\n    repository: x.git\n- just a string\n",
+            "Invalid pull step 2",
+        ),
+        (
+            "- prefect.deployments.steps.run_shell_script:\n    script: ls\n",
+            "pull step 1 'prefect.deployments.steps.run_shell_script': unsupported step",
+        ),
+        (
+            "- prefect.deployments.steps.git_clone:\n    branch: main\n",
+            "pull step 1 'prefect.deployments.steps.git_clone': missing 'repository'",
+        ),
         (
             "- prefect.deployments.steps.git_clone:\n    repository: x.git\n    credentials:\n"
             "      access_token: '{{ prefect.blocks.secret.never-made }}'\n",
@@ -305,4 +356,6 @@ def test_cell_mistakes_name_the_offending_entry(ip, capsys, body, message):
 
 
 def test_cell_line_mistake(ip, capsys):
-    assert "unrecognized arguments: --pulll" in usage_error(ip, capsys, "%%storage --pulll\n- x: {}\n")
+    assert "unrecognized arguments: --pulll" in usage_error(
+        ip, capsys, "%%storage --pulll\n- x: {}\n"
+    )

@@ -46,7 +46,9 @@ def test_saved_without_outputs(path):
     assert nb.cells[0].cell_type == "markdown", "a notebook starts with a short introduction"
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"clear the outputs of {path.name}"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"clear the outputs of {path.name}"
+            )
 
 
 @pytest.mark.kernel
@@ -56,7 +58,9 @@ def test_runs_top_to_bottom(path, tmp_path):
     shutil.copy(path, copy)
     nb = nbformat.read(copy, as_version=4)
     nb.cells.append(new_code_cell(NO_TIMER_LEFT))
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
 
     client.execute()  # raises CellExecutionError, with the failing cell and traceback, on the first error
 

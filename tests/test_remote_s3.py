@@ -32,13 +32,18 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {p.relative_to(root).as_posix(): (p.lstat().st_mtime_ns, p.lstat().st_ino) for p in root.rglob("*")}
+    return {
+        p.relative_to(root).as_posix(): (p.lstat().st_mtime_ns, p.lstat().st_ino)
+        for p in root.rglob("*")
+    }
 
 
 @pytest.fixture
 def bucket_with_objects(s3_bucket, s3_upload):
     s3_upload(s3_bucket, {f"prefix/{key}": content for key, content in OBJECTS.items()})
-    s3_upload(s3_bucket, {"prefix/pkg/empty-folder/": b"", "prefix/": b"", "other/not-mine.txt": b"x"})
+    s3_upload(
+        s3_bucket, {"prefix/pkg/empty-folder/": b"", "prefix/": b"", "other/not-mine.txt": b"x"}
+    )
     return s3_bucket
 
 
@@ -72,7 +77,11 @@ def test_s3_changes_deletions_and_additions(bucket_with_objects, s3_settings, s3
     before = snapshot(dest)
     s3_upload(
         bucket_with_objects,
-        {"prefix/pkg/mod03.py": b"value = 'three'\n", "prefix/README.md": None, "prefix/new/file.txt": b"new\n"},
+        {
+            "prefix/pkg/mod03.py": b"value = 'three'\n",
+            "prefix/README.md": None,
+            "prefix/new/file.txt": b"new\n",
+        },
     )
 
     result = pull(url, s3_settings, dest)
@@ -94,7 +103,10 @@ def test_s3_user_work_is_kept(bucket_with_objects, s3_settings, s3_upload, tmp_p
     pull(url, s3_settings, dest)
     (dest / "pkg/mod01.py").write_bytes(b"# my edit\n")
     (dest / "pkg/extra.py").write_bytes(b"# my new file\n")
-    s3_upload(bucket_with_objects, {"prefix/pkg/mod01.py": b"upstream\n", "prefix/pkg/extra.py": b"upstream extra\n"})
+    s3_upload(
+        bucket_with_objects,
+        {"prefix/pkg/mod01.py": b"upstream\n", "prefix/pkg/extra.py": b"upstream extra\n"},
+    )
 
     result = pull(url, s3_settings, dest)
 
@@ -139,11 +151,17 @@ def test_s3_object_vanishing_mid_pull_fails_cleanly_then_converges(
 
     expected = {k: v for k, v in new.items() if k != "pkg/mod07.py"}
     assert tree(dest) == expected
-    assert result.deleted == ["pkg/mod07.py"] and result.kept_local == [] and result.moved_aside == {}
+    assert (
+        result.deleted == ["pkg/mod07.py"] and result.kept_local == [] and result.moved_aside == {}
+    )
 
 
-@pytest.mark.parametrize("key", ["prefix/../escaped.txt", "prefix//etc/passwd", "prefix/a/../../escaped.txt"])
-def test_s3_keys_escaping_the_destination_are_refused(s3_bucket, s3_upload, s3_settings, tmp_path, key):
+@pytest.mark.parametrize(
+    "key", ["prefix/../escaped.txt", "prefix//etc/passwd", "prefix/a/../../escaped.txt"]
+)
+def test_s3_keys_escaping_the_destination_are_refused(
+    s3_bucket, s3_upload, s3_settings, tmp_path, key
+):
     s3_upload(s3_bucket, {"prefix/fine.txt": b"ok", key: b"evil"})
     dest = tmp_path / "work" / "dest"
 
@@ -158,7 +176,10 @@ def test_s3_missing_bucket_hint(s3_settings, tmp_path):
     with pytest.raises(SourceNotFoundError) as info:
         pull("s3://no-such-bucket-here/prefix", s3_settings, tmp_path / "d")
     message = str(info.value)
-    assert "check the bucket name and region" in message and "s3://no-such-bucket-here/prefix" in message
+    assert (
+        "check the bucket name and region" in message
+        and "s3://no-such-bucket-here/prefix" in message
+    )
     assert "\n" not in message
 
 
@@ -168,7 +189,11 @@ def test_s3_missing_prefix_hint(s3_bucket, s3_settings, tmp_path):
 
 
 def test_s3_unreachable_endpoint_fails_with_network_hint(tmp_path):
-    settings = {"key": Secret("testing"), "secret": Secret("unreachable-secret"), "endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    settings = {
+        "key": Secret("testing"),
+        "secret": Secret("unreachable-secret"),
+        "endpoint_url": f"http://127.0.0.1:{free_port()}",
+    }
     with pytest.raises(NetworkError) as info:
         pull("s3://bucket/prefix", settings, tmp_path / "d")
     message = str(info.value)
@@ -177,7 +202,9 @@ def test_s3_unreachable_endpoint_fails_with_network_hint(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["unknown key", "wrong secret", "no permission"])
-def test_s3_credential_errors_hint_and_never_show_secrets(s3_bucket, s3_endpoint, s3_iam_user, tmp_path, case):
+def test_s3_credential_errors_hint_and_never_show_secrets(
+    s3_bucket, s3_endpoint, s3_iam_user, tmp_path, case
+):
     key, secret = {
         "unknown key": ("AKIAUNKNOWNKEY000000", "unknown-key-secret-value"),
         "wrong secret": (s3_iam_user["key"], "wrong-secret-value-1234"),
@@ -193,7 +220,9 @@ def test_s3_credential_errors_hint_and_never_show_secrets(s3_bucket, s3_endpoint
     assert secret not in message and isinstance(info.value, RuntimeError)
 
 
-def test_s3_through_remote_storage_with_secret_settings(bucket_with_objects, s3_endpoint, s3_upload, tmp_path, monkeypatch):
+def test_s3_through_remote_storage_with_secret_settings(
+    bucket_with_objects, s3_endpoint, s3_upload, tmp_path, monkeypatch
+):
     from ipy_storage import RemoteStorage
 
     monkeypatch.setenv("IPY_S3_SECRET", "testing")
@@ -210,6 +239,9 @@ def test_s3_through_remote_storage_with_secret_settings(bucket_with_objects, s3_
     assert storage.destination == tmp_path / bucket_with_objects / "prefix"
     assert tree(storage.destination) == OBJECTS and result.added == sorted(OBJECTS)
     step = storage.to_pull_step()["prefect.deployments.steps.pull_from_remote_storage"]
-    assert step["secret"] == "{{ $IPY_S3_SECRET }}" and step["key"] == "{{ prefect.blocks.secret.ipy-s3-test-key }}"
+    assert (
+        step["secret"] == "{{ $IPY_S3_SECRET }}"
+        and step["key"] == "{{ prefect.blocks.secret.ipy-s3-test-key }}"
+    )
     s3_upload(bucket_with_objects, {"prefix/pkg/mod00.py": b"changed\n"})
     assert storage.pull().modified == ["pkg/mod00.py"]

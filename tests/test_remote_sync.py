@@ -65,7 +65,11 @@ def tree(root: Path) -> dict[str, bytes]:
 def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
     """Identity of every file and folder under root, hidden ones included."""
     return {
-        path.relative_to(root).as_posix(): (path.lstat().st_mtime_ns, path.lstat().st_ino, path.lstat().st_size)
+        path.relative_to(root).as_posix(): (
+            path.lstat().st_mtime_ns,
+            path.lstat().st_ino,
+            path.lstat().st_size,
+        )
         for path in root.rglob("*")
     }
 
@@ -427,7 +431,9 @@ KILL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("first_pull", [True, False], ids=["first-pull", "update"])
-def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(tmp_path, dest, faulty, first_pull):
+def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
+    tmp_path, dest, faulty, first_pull
+):
     source = tmp_path / "big"
     old = {f"part{i:02d}/file{i:02d}.txt": f"old {i}\n".encode() * 100 for i in range(40)}
     new = {rel: f"new content {rel}\n".encode() * 300 for rel in old}
@@ -531,11 +537,16 @@ def test_memory_source_incremental(memory_root, dest):
     assert tree(dest)["flows/etl.py"] == b"changed\n"
 
 
-@pytest.mark.parametrize("key", ["../escaped.txt", "sub/../../escaped.txt", "sub//abs.txt", "/abs.txt", "./dot.txt", "sub/"])
+@pytest.mark.parametrize(
+    "key",
+    ["../escaped.txt", "sub/../../escaped.txt", "sub//abs.txt", "/abs.txt", "./dot.txt", "sub/"],
+)
 def test_keys_escaping_the_destination_are_refused_before_writing(memory_root, dest, key):
     fs, root = memory_root
     fs.pipe_file(f"{root}/src/good.txt", b"fine\n")
-    fs.store[f"{root}/src/{key}"] = fs.store[f"{root}/src/good.txt"]  # a raw key, as a store may hold
+    fs.store[f"{root}/src/{key}"] = fs.store[
+        f"{root}/src/good.txt"
+    ]  # a raw key, as a store may hold
 
     with pytest.raises(StoragePullError) as info:
         pull(f"memory://{root}/src", dest)
@@ -580,7 +591,9 @@ def test_unknown_protocol_is_a_configuration_error(dest):
     assert not dest.exists()
 
 
-def test_secrets_are_revealed_only_for_the_filesystem_and_never_shown(source, dest, faulty, monkeypatch):
+def test_secrets_are_revealed_only_for_the_filesystem_and_never_shown(
+    source, dest, faulty, monkeypatch
+):
     monkeypatch.setenv("IPY_STORAGE_TEST_TOKEN", "tok-" + uuid.uuid4().hex)
     settings = {"token": Secret.from_env("IPY_STORAGE_TEST_TOKEN"), "fail_on": "etl.py"}
     url = "faulty://" + str(source)

@@ -56,7 +56,15 @@ def test_spec_names_exist_in_both_namespaces(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["Secret", "PullResult", "Workspace", "StorageForm", "load_ipython_extension", "unload_ipython_extension", "from_pull_step"],
+    [
+        "Secret",
+        "PullResult",
+        "Workspace",
+        "StorageForm",
+        "load_ipython_extension",
+        "unload_ipython_extension",
+        "from_pull_step",
+    ],
 )
 def test_notebook_names_exist_at_top_level(name):
     assert callable(getattr(ipy_storage, name))
@@ -69,7 +77,9 @@ def test_unknown_attribute_is_an_attribute_error():
 
 # -- errors (§2.3) -----------------------------------------------------------------------------
 def test_config_errors_are_value_errors_and_pull_errors_runtime_errors():
-    assert issubclass(StorageConfigError, ValueError) and issubclass(StorageConfigError, StorageError)
+    assert issubclass(StorageConfigError, ValueError) and issubclass(
+        StorageConfigError, StorageError
+    )
     assert issubclass(StoragePullError, RuntimeError) and issubclass(StoragePullError, StorageError)
     assert issubclass(SecretNotFoundError, ValueError)
 
@@ -130,14 +140,20 @@ def test_secret_from_env_refuses_bad_names(bad):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"branch": "main", "commit_sha": "abcdef1"}, "Cannot provide both a branch and a commit SHA. Please provide only one."),
+        (
+            {"branch": "main", "commit_sha": "abcdef1"},
+            "Cannot provide both a branch and a commit SHA. Please provide only one.",
+        ),
         ({"branch": "-evil"}, "Branch names cannot start with '-'."),
         ({"branch": "--upload-pack=x"}, "Branch names cannot start with '-'."),
         ({"commit_sha": "xyz"}, "use the 'branch' parameter instead."),
         ({"commit_sha": "abc"}, "use the 'branch' parameter instead."),
         ({"commit_sha": "a" * 65}, "use the 'branch' parameter instead."),
         ({"commit_sha": "main"}, "use the 'branch' parameter instead."),
-        ({"credentials": {"username": "bob"}}, "If a username is provided, an access token or password must also be provided."),
+        (
+            {"credentials": {"username": "bob"}},
+            "If a username is provided, an access token or password must also be provided.",
+        ),
         ({"credentials": {"username": "bob", "colour": "red"}}, "Invalid credentials key"),
         ({"credentials": "plain-string"}, "Invalid credentials"),
         ({"directories": ["/etc"]}, "Invalid directory '/etc'"),
@@ -236,15 +252,23 @@ def test_default_base_path_is_the_working_directory_at_construction(tmp_path, mo
 # -- repr and equality ------------------------------------------------------------------------
 def test_git_repr_matches_prefect():
     repo = GitRepository("https://github.com/org/repo.git", branch="main")
-    assert repr(repo) == "GitRepository(name='repo-main' repository='https://github.com/org/repo.git', branch='main')"
+    assert (
+        repr(repo)
+        == "GitRepository(name='repo-main' repository='https://github.com/org/repo.git', branch='main')"
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"url": f"https://bob:{TOKEN.replace('@', '%40').replace('#', '%23').replace('/', '%2F')}@github.com/o/r.git"},
+        {
+            "url": f"https://bob:{TOKEN.replace('@', '%40').replace('#', '%23').replace('/', '%2F')}@github.com/o/r.git"
+        },
         {"url": "https://github.com/o/r.git", "credentials": {"access_token": TOKEN}},
-        {"url": "https://github.com/o/r.git", "credentials": {"username": "bob", "password": TOKEN}},
+        {
+            "url": "https://github.com/o/r.git",
+            "credentials": {"username": "bob", "password": TOKEN},
+        },
         {"url": "https://github.com/o/r.git", "credentials": {"token": TOKEN}},
         {"url": "https://github.com/o/r.git", "credentials": {"access_token": Secret(TOKEN)}},
     ],
@@ -253,7 +277,9 @@ def test_no_secret_in_repr_url_or_html(kwargs):
     repo = GitRepository(**kwargs)
     encoded = base64.b64encode(f"bob:{TOKEN}".encode()).decode()
     for text in (repr(repo), repo.url, str(repo.destination)):
-        assert TOKEN not in text and "%40" not in text and "bob:" not in text and encoded not in text
+        assert (
+            TOKEN not in text and "%40" not in text and "bob:" not in text and encoded not in text
+        )
     assert repo.url == "https://github.com/o/r.git"
 
 
@@ -334,7 +360,10 @@ def test_auth_environment_is_a_host_scoped_header(kwargs, expected_pair):
     env = repo.auth_environment()
     assert env["GIT_CONFIG_COUNT"] == "1"
     assert env["GIT_CONFIG_KEY_0"] == "http.https://git.example.com:8443/.extraHeader"
-    assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic " + base64.b64encode(expected_pair.encode()).decode()
+    assert (
+        env["GIT_CONFIG_VALUE_0"]
+        == "Authorization: Basic " + base64.b64encode(expected_pair.encode()).decode()
+    )
 
 
 def test_userinfo_in_url_is_percent_decoded_into_the_header():
@@ -351,7 +380,9 @@ def test_no_auth_environment_for_non_http(url):
 
 
 def test_env_secret_resolved_at_pull_time(monkeypatch):
-    repo = GitRepository("https://h.example/o/r.git", credentials={"access_token": Secret.from_env("IPY_TOK")})
+    repo = GitRepository(
+        "https://h.example/o/r.git", credentials={"access_token": Secret.from_env("IPY_TOK")}
+    )
     monkeypatch.setenv("IPY_TOK", "late-token")
     header = repo.auth_environment()["GIT_CONFIG_VALUE_0"]
     assert base64.b64decode(header.split()[-1]).decode() == "late-token:"
@@ -368,22 +399,73 @@ ENV = Secret.from_env("GITHUB_TOKEN")
         ({}, {"repository": "https://github.com/o/r.git", "branch": None}),
         ({"branch": "dev"}, {"repository": "https://github.com/o/r.git", "branch": "dev"}),
         ({"name": "r"}, {"repository": "https://github.com/o/r.git", "branch": None}),
-        ({"name": "other"}, {"repository": "https://github.com/o/r.git", "branch": None, "clone_directory_name": "other"}),
-        ({"branch": "dev", "name": "r-dev"}, {"repository": "https://github.com/o/r.git", "branch": "dev"}),
-        ({"branch": "dev", "name": "r"}, {"repository": "https://github.com/o/r.git", "branch": "dev", "clone_directory_name": "r"}),
-        ({"directories": ["flows", "lib/x"]}, {"repository": "https://github.com/o/r.git", "branch": None, "directories": ["flows", "lib/x"]}),
-        ({"include_submodules": True}, {"repository": "https://github.com/o/r.git", "branch": None, "include_submodules": True}),
-        ({"commit_sha": "abc1234"}, {"repository": "https://github.com/o/r.git", "branch": None, "commit_sha": "abc1234"}),
+        (
+            {"name": "other"},
+            {
+                "repository": "https://github.com/o/r.git",
+                "branch": None,
+                "clone_directory_name": "other",
+            },
+        ),
+        (
+            {"branch": "dev", "name": "r-dev"},
+            {"repository": "https://github.com/o/r.git", "branch": "dev"},
+        ),
+        (
+            {"branch": "dev", "name": "r"},
+            {
+                "repository": "https://github.com/o/r.git",
+                "branch": "dev",
+                "clone_directory_name": "r",
+            },
+        ),
+        (
+            {"directories": ["flows", "lib/x"]},
+            {
+                "repository": "https://github.com/o/r.git",
+                "branch": None,
+                "directories": ["flows", "lib/x"],
+            },
+        ),
+        (
+            {"include_submodules": True},
+            {
+                "repository": "https://github.com/o/r.git",
+                "branch": None,
+                "include_submodules": True,
+            },
+        ),
+        (
+            {"commit_sha": "abc1234"},
+            {"repository": "https://github.com/o/r.git", "branch": None, "commit_sha": "abc1234"},
+        ),
         (
             {"credentials": {"username": "bob", "access_token": NAMED}},
-            {"repository": "https://github.com/o/r.git", "branch": None, "credentials": {"username": "bob", "access_token": "{{ prefect.blocks.secret.gh-token }}"}},
+            {
+                "repository": "https://github.com/o/r.git",
+                "branch": None,
+                "credentials": {
+                    "username": "bob",
+                    "access_token": "{{ prefect.blocks.secret.gh-token }}",
+                },
+            },
         ),
         (
             {"credentials": {"access_token": ENV}},
-            {"repository": "https://github.com/o/r.git", "branch": None, "credentials": {"access_token": "{{ $GITHUB_TOKEN }}"}},
+            {
+                "repository": "https://github.com/o/r.git",
+                "branch": None,
+                "credentials": {"access_token": "{{ $GITHUB_TOKEN }}"},
+            },
         ),
         (
-            {"branch": "main", "name": "x", "directories": ["d"], "include_submodules": True, "credentials": {"access_token": ENV}},
+            {
+                "branch": "main",
+                "name": "x",
+                "directories": ["d"],
+                "include_submodules": True,
+                "credentials": {"access_token": ENV},
+            },
             {
                 "repository": "https://github.com/o/r.git",
                 "branch": "main",
@@ -409,7 +491,10 @@ def test_git_pull_steps(kwargs, expected):
     "kwargs",
     [
         {"url": "https://github.com/o/r.git", "credentials": {"access_token": "plain-token-1"}},
-        {"url": "https://github.com/o/r.git", "credentials": {"username": "bob", "password": "plain-token-2"}},
+        {
+            "url": "https://github.com/o/r.git",
+            "credentials": {"username": "bob", "password": "plain-token-2"},
+        },
         {"url": "https://bob:plain-token-3@github.com/o/r.git"},
         {"url": "https://plain-token-4@github.com/o/r.git"},
     ],
@@ -422,7 +507,9 @@ def test_plaintext_token_refused_in_pull_step_without_leaking(kwargs):
 
 
 def test_unnamed_secret_refused_in_pull_step():
-    repo = GitRepository("https://github.com/o/r.git", credentials={"access_token": Secret("anon-tok")})
+    repo = GitRepository(
+        "https://github.com/o/r.git", credentials={"access_token": Secret("anon-tok")}
+    )
     with pytest.raises(StorageConfigError, match="no name"):
         repo.to_pull_step()
 
@@ -463,7 +550,10 @@ def test_remote_destination(url, relative, tmp_path):
         ({"url": "s3://bucket/x", "access_key": "plain"}, "Setting 'access_key'"),
         ({"url": "s3://bucket/x", "secret_key": "plain"}, "Setting 'secret_key'"),
         ({"url": "s3://bucket/x", "access_token": "plain"}, "Setting 'access_token'"),
-        ({"url": "s3://bucket/x", "client_kwargs": {"aws_secret_access_key": "plain"}}, "Setting client_kwargs.'aws_secret_access_key'"),
+        (
+            {"url": "s3://bucket/x", "client_kwargs": {"aws_secret_access_key": "plain"}},
+            "Setting client_kwargs.'aws_secret_access_key'",
+        ),
         ({"url": "s3://bucket/x", "pull_interval": -1}, "Invalid pull_interval"),
     ],
 )
@@ -488,7 +578,11 @@ def test_remote_validation(kwargs, message):
         ("https://example.com/x", {}, {"url": "https://example.com/x", "requires": "fsspec"}),
         (
             "s3://bucket/p",
-            {"key": Secret.from_env("AWS_KEY"), "secret": Secret("v", name="aws-secret"), "endpoint_url": "http://127.0.0.1:9000"},
+            {
+                "key": Secret.from_env("AWS_KEY"),
+                "secret": Secret("v", name="aws-secret"),
+                "endpoint_url": "http://127.0.0.1:9000",
+            },
             {
                 "url": "s3://bucket/p",
                 "key": "{{ $AWS_KEY }}",
@@ -500,7 +594,12 @@ def test_remote_validation(kwargs, message):
         (
             "s3://bucket/p",
             {"client_kwargs": {"aws_session_token": Secret.from_env("SESSION")}, "anon": False},
-            {"url": "s3://bucket/p", "client_kwargs": {"aws_session_token": "{{ $SESSION }}"}, "anon": False, "requires": "s3fs"},
+            {
+                "url": "s3://bucket/p",
+                "client_kwargs": {"aws_session_token": "{{ $SESSION }}"},
+                "anon": False,
+                "requires": "s3fs",
+            },
         ),
     ],
 )
@@ -515,7 +614,9 @@ def test_remote_pull_steps_round_trip(url, settings, expected):
 
 def test_remote_settings_keep_secrets_wrapped():
     storage = RemoteStorage("s3://b/p", secret=Secret("wrapped-value", name="w"))
-    assert "wrapped-value" not in repr(storage) and "wrapped-value" not in repr(storage.to_pull_step())
+    assert "wrapped-value" not in repr(storage) and "wrapped-value" not in repr(
+        storage.to_pull_step()
+    )
     assert isinstance(storage.settings["secret"], Secret)
 
 
@@ -529,10 +630,16 @@ def test_local_storage(tmp_path, monkeypatch):
     storage.set_base_path("/elsewhere")
     assert storage.destination == tmp_path / "code"
     result = storage.pull()
-    assert isinstance(result, PullResult) and not result.changed and result.destination == tmp_path / "code"
+    assert (
+        isinstance(result, PullResult)
+        and not result.changed
+        and result.destination == tmp_path / "code"
+    )
     assert asyncio.run(storage.pull_code()).changed is False
     step = storage.to_pull_step()
-    assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(tmp_path / "code")}}
+    assert step == {
+        "prefect.deployments.steps.set_working_directory": {"directory": str(tmp_path / "code")}
+    }
     assert from_pull_step(step) == storage
 
 
@@ -591,7 +698,10 @@ def test_block_names(block, kwargs, name):
 def test_block_pull_step_forms():
     named = BlockStorageAdapter(FakeBlock(document_name="prod", slug="s3-bucket"))
     assert named.to_pull_step() == {
-        "prefect.deployments.steps.pull_with_block": {"block_type_slug": "s3-bucket", "block_document_name": "prod"}
+        "prefect.deployments.steps.pull_with_block": {
+            "block_type_slug": "s3-bucket",
+            "block_document_name": "prod",
+        }
     }
     with pytest.raises(ValueError, match="needs a name|no name"):
         BlockStorageAdapter(FakeBlock()).to_pull_step()
@@ -611,7 +721,9 @@ def test_block_pull_sync_and_async(block_class, tmp_path):
     result = storage.pull()
     assert sorted(result.added) == ["a.py", "pkg/b.py"]
     assert (storage.destination / "pkg" / "b.py").read_text() == "B\n"
-    assert not any(p.name.startswith(f".{storage.destination.name}.staging") for p in tmp_path.iterdir())
+    assert not any(
+        p.name.startswith(f".{storage.destination.name}.staging") for p in tmp_path.iterdir()
+    )
     block.files["a.py"] = "A2\n"
     result = asyncio.run(storage.pull_code())
     assert result.modified == ["a.py"]
@@ -669,14 +781,24 @@ def test_pull_interval_defaults():
     ("source", "kind", "attr", "value"),
     [
         ("git://host/org/repo", GitRepository, "url", "git://host/org/repo"),
-        ("https://example.com/org/repo.git", GitRepository, "url", "https://example.com/org/repo.git"),
+        (
+            "https://example.com/org/repo.git",
+            GitRepository,
+            "url",
+            "https://example.com/org/repo.git",
+        ),
         ("/srv/repos/thing.git", GitRepository, "url", "/srv/repos/thing.git"),
         ("git@github.com:org/repo.git", GitRepository, "url", "git@github.com:org/repo.git"),
         ("git+https://example.com/org/repo", GitRepository, "url", "https://example.com/org/repo"),
         ("https://github.com/org/repo", GitRepository, "name", "repo"),
         ("https://gitlab.com/org/repo", GitRepository, "name", "repo"),
         ("https://bitbucket.org/org/repo/", GitRepository, "name", "repo"),
-        ("https://github.com/org/repo/tree/main", RemoteStorage, "url", "https://github.com/org/repo/tree/main"),
+        (
+            "https://github.com/org/repo/tree/main",
+            RemoteStorage,
+            "url",
+            "https://github.com/org/repo/tree/main",
+        ),
         ("https://example.com/files/data", RemoteStorage, "url", "https://example.com/files/data"),
         ("s3://bucket/path", RemoteStorage, "url", "s3://bucket/path"),
         ("memory://prefix/x", RemoteStorage, "url", "memory://prefix/x"),
@@ -697,9 +819,21 @@ def test_create_storage_from_source(source, kind, attr, value):
 def test_from_pull_step_accepts_prefect_yaml_mapping_and_ignores_reserved_keys():
     document = {
         "pull": [
-            {GIT_STEP: {"id": "clone", "repository": "https://github.com/o/r.git", "branch": "main", "requires": "prefect>=3"}},
+            {
+                GIT_STEP: {
+                    "id": "clone",
+                    "repository": "https://github.com/o/r.git",
+                    "branch": "main",
+                    "requires": "prefect>=3",
+                }
+            },
             {"prefect.deployments.steps.set_working_directory": {"directory": "/tmp"}},
-            {"prefect.deployments.steps.pull.pull_from_remote_storage": {"url": "memory://a/b", "requires": "s3fs>=1"}},
+            {
+                "prefect.deployments.steps.pull.pull_from_remote_storage": {
+                    "url": "memory://a/b",
+                    "requires": "s3fs>=1",
+                }
+            },
         ]
     }
     git, local, remote = from_pull_step(document)
@@ -711,19 +845,52 @@ def test_from_pull_step_accepts_prefect_yaml_mapping_and_ignores_reserved_keys()
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        ({"prefect.deployments.steps.run_shell_script": {"script": "ls"}}, "Invalid pull step 'prefect.deployments.steps.run_shell_script': unsupported step"),
+        (
+            {"prefect.deployments.steps.run_shell_script": {"script": "ls"}},
+            "Invalid pull step 'prefect.deployments.steps.run_shell_script': unsupported step",
+        ),
         ({GIT_STEP: {}}, "missing 'repository'"),
-        ({GIT_STEP: {"repository": "https://h/r.git", "colour": "red"}}, "unknown argument(s) ['colour']"),
+        (
+            {GIT_STEP: {"repository": "https://h/r.git", "colour": "red"}},
+            "unknown argument(s) ['colour']",
+        ),
         ({GIT_STEP: "nope"}, "arguments must be a mapping"),
         ("just a string", "expected a mapping with one key"),
-        ({GIT_STEP: {"repository": "https://h/r.git"}, "other": {}}, "expected a mapping with one key"),
         (
-            {GIT_STEP: {"repository": "https://h/r.git", "credentials": {"access_token": "{{ prefect.blocks.secret.never-created }}"}}},
+            {GIT_STEP: {"repository": "https://h/r.git"}, "other": {}},
+            "expected a mapping with one key",
+        ),
+        (
+            {
+                GIT_STEP: {
+                    "repository": "https://h/r.git",
+                    "credentials": {"access_token": "{{ prefect.blocks.secret.never-created }}"},
+                }
+            },
             "Unknown secret 'never-created'",
         ),
-        ({GIT_STEP: {"repository": "https://h/r.git", "credentials": "{{ prefect.blocks.github-credentials.x }}"}}, "credentials blocks"),
-        ({REMOTE_STEP: {"url": "s3://b/p", "key": "{{ prefect.variables.x }}"}}, "Cannot resolve the template"),
-        ({"prefect.deployments.steps.pull_with_block": {"block_type_slug": "s3", "block_document_name": "x"}}, "needs Prefect"),
+        (
+            {
+                GIT_STEP: {
+                    "repository": "https://h/r.git",
+                    "credentials": "{{ prefect.blocks.github-credentials.x }}",
+                }
+            },
+            "credentials blocks",
+        ),
+        (
+            {REMOTE_STEP: {"url": "s3://b/p", "key": "{{ prefect.variables.x }}"}},
+            "Cannot resolve the template",
+        ),
+        (
+            {
+                "prefect.deployments.steps.pull_with_block": {
+                    "block_type_slug": "s3",
+                    "block_document_name": "x",
+                }
+            },
+            "needs Prefect",
+        ),
         ({"pull": "not a list"}, "must be a list"),
     ],
 )
@@ -740,11 +907,19 @@ def test_from_pull_step_names_the_offending_entry_in_a_list():
 
 def test_named_secret_round_trip_uses_the_process_secret():
     secret = Secret("process-secret-value", name="proc-secret")
-    step = {GIT_STEP: {"repository": "https://h/r.git", "branch": None, "credentials": {"access_token": "{{ prefect.blocks.secret.proc-secret }}"}}}
+    step = {
+        GIT_STEP: {
+            "repository": "https://h/r.git",
+            "branch": None,
+            "credentials": {"access_token": "{{ prefect.blocks.secret.proc-secret }}"},
+        }
+    }
     repo = from_pull_step(step)
     assert repo.to_pull_step() == step
     env = repo.auth_environment()
-    assert base64.b64decode(env["GIT_CONFIG_VALUE_0"].split()[-1]).decode() == "process-secret-value:"
+    assert (
+        base64.b64decode(env["GIT_CONFIG_VALUE_0"].split()[-1]).decode() == "process-secret-value:"
+    )
     assert secret.get() == "process-secret-value"
 
 
@@ -758,5 +933,7 @@ def test_import_is_lazy():
         "heavy = [m for m in ('git', 'ipywidgets', 'yaml', 's3fs', 'fsspec', 'IPython', 'filelock') if m in sys.modules];"
         "print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == ""

@@ -11,7 +11,6 @@ from tests.helpers import wait_until
 GIT_STEP = "prefect.deployments.steps.git_clone"
 
 
-
 def logged(form: StorageForm) -> str:
     return "".join(output.get("text", "") for output in form.output.outputs)
 
@@ -19,11 +18,22 @@ def logged(form: StorageForm) -> str:
 def test_the_form_has_the_contract_attributes(ws):
     form = StorageForm(ws)
     kinds = {
-        "source": widgets.Text, "name": widgets.Text, "branch": widgets.Text, "directories": widgets.Text,
-        "username": widgets.Text, "token": widgets.Password, "interval": widgets.BoundedIntText,
-        "add_button": widgets.Button, "pull_button": widgets.Button, "watch_button": widgets.Button,
-        "remove_button": widgets.Button, "storages": widgets.Dropdown, "status": widgets.HTML,
-        "progress": widgets.FloatProgress, "output": widgets.Output, "details": widgets.HTML,
+        "source": widgets.Text,
+        "name": widgets.Text,
+        "branch": widgets.Text,
+        "directories": widgets.Text,
+        "username": widgets.Text,
+        "token": widgets.Password,
+        "interval": widgets.BoundedIntText,
+        "add_button": widgets.Button,
+        "pull_button": widgets.Button,
+        "watch_button": widgets.Button,
+        "remove_button": widgets.Button,
+        "storages": widgets.Dropdown,
+        "status": widgets.HTML,
+        "progress": widgets.FloatProgress,
+        "output": widgets.Output,
+        "details": widgets.HTML,
     }
     for attribute, kind in kinds.items():
         assert isinstance(getattr(form, attribute), kind), attribute
@@ -41,7 +51,9 @@ def test_add_pull_watch_remove(ws, make_repo):
     form.interval.value = 1
     form.add_button.click()
     storage = ws["flows"]
-    assert storage.directories == ["flows"] and storage.branch == "main" and storage.pull_interval == 1
+    assert (
+        storage.directories == ["flows"] and storage.branch == "main" and storage.pull_interval == 1
+    )
     assert form.storages.value == "flows" and "Added flows." in form.status.value
     assert "ws/flows" in form.details.value or str(storage.destination) in form.details.value
     assert "git_clone" in form.details.value
@@ -71,7 +83,10 @@ def test_the_token_is_cleared_and_held_as_a_secret(ws, make_repo):
     form.add_button.click()
     assert form.token.value == ""
     step = ws["Private Repo"].to_pull_step()[GIT_STEP]
-    assert step["credentials"] == {"username": "me", "access_token": "{{ prefect.blocks.secret.private-repo-token }}"}
+    assert step["credentials"] == {
+        "username": "me",
+        "access_token": "{{ prefect.blocks.secret.private-repo-token }}",
+    }
     assert Secret.named("private-repo-token").get() == "form-token-value"
     shown = form.status.value + form.details.value + logged(form)
     assert "form-token-value" not in shown

@@ -17,8 +17,15 @@ from ipy_storage.storage.base import StorageBase
 from ipy_storage.storage.errors import StorageConfigError, StorageError, StoragePullError
 from tests.helpers import wait_until
 
-STATUS_KEYS = {"watching", "interval", "last_pull", "last_result", "last_error", "failures", "next_pull"}
-
+STATUS_KEYS = {
+    "watching",
+    "interval",
+    "last_pull",
+    "last_result",
+    "last_error",
+    "failures",
+    "next_pull",
+}
 
 
 @pytest.fixture
@@ -74,7 +81,9 @@ def test_re_adding_an_equal_storage_returns_the_registered_one(ws, make_repo):
         ("folder", {"settings": {"anon": True}}, "settings are for remote"),
     ],
 )
-def test_options_that_do_not_fit_the_source_are_errors(ws, make_repo, memory_url, tmp_path, source_kind, options, message):
+def test_options_that_do_not_fit_the_source_are_errors(
+    ws, make_repo, memory_url, tmp_path, source_kind, options, message
+):
     source = {"memory": memory_url, "git": make_repo().url, "folder": str(tmp_path)}[source_kind]
     with pytest.raises(StorageConfigError, match=message):
         ws.add(source, **options)
@@ -96,8 +105,15 @@ def test_remote_settings_and_interval_reach_the_storage(ws, memory_url):
 
 def test_unknown_names_are_errors_that_list_the_known_ones(ws, tmp_path):
     ws.add(LocalStorage(tmp_path), name="here")
-    for call in (lambda: ws.pull("nope"), lambda: ws.watch("nope"), lambda: ws.remove("nope"), lambda: ws["nope"]):
-        with pytest.raises(StorageError, match=r"No storage named 'nope' in the workspace \(known: here\)"):
+    for call in (
+        lambda: ws.pull("nope"),
+        lambda: ws.watch("nope"),
+        lambda: ws.remove("nope"),
+        lambda: ws["nope"],
+    ):
+        with pytest.raises(
+            StorageError, match=r"No storage named 'nope' in the workspace \(known: here\)"
+        ):
             call()
     with pytest.raises(KeyError):
         ws["nope"]
@@ -136,7 +152,11 @@ def test_pull_returns_results_and_records_status(ws, make_repo, memory_url):
     assert set(status) == {"code", "data"}
     for entry in status.values():
         assert set(entry) == STATUS_KEYS
-        assert entry["last_pull"] is not None and entry["last_error"] is None and entry["failures"] == 0
+        assert (
+            entry["last_pull"] is not None
+            and entry["last_error"] is None
+            and entry["failures"] == 0
+        )
         assert entry["watching"] is False and entry["next_pull"] is None
     assert status["code"]["last_result"] is not result and not status["code"]["last_result"].changed
 
@@ -172,7 +192,9 @@ def test_importable_puts_the_destination_on_sys_path(ws, make_repo):
 
 def test_reload_refreshes_modules_a_pull_changed(ws, make_repo):
     package = f"pkg_{uuid.uuid4().hex[:8]}"
-    repo = make_repo({f"{package}/__init__.py": "VALUE = 1\n", f"{package}/other.py": "OTHER = 1\n"})
+    repo = make_repo(
+        {f"{package}/__init__.py": "VALUE = 1\n", f"{package}/other.py": "OTHER = 1\n"}
+    )
     ws.add(repo.url, name="reloading", importable=True, reload=True)
     try:
         ws.pull("reloading")
@@ -183,7 +205,9 @@ def test_reload_refreshes_modules_a_pull_changed(ws, make_repo):
         assert imported.VALUE == 2
         assert other.OTHER == 1
         repo.commit({f"{package}/__init__.py": "VALUE = (\n"})
-        with pytest.raises(StoragePullError, match=f"reloading module {package} failed: SyntaxError"):
+        with pytest.raises(
+            StoragePullError, match=f"reloading module {package} failed: SyntaxError"
+        ):
             ws.pull("reloading")
     finally:
         ws.remove("reloading")
@@ -246,7 +270,9 @@ def test_watch_pulls_upstream_changes_and_unwatch_stops(ws, make_repo):
     ws.unwatch("live")
     status = ws.status("live")["live"]
     assert not status["watching"] and status["next_pull"] is None
-    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name == "ipy-storage-watch:live"])
+    assert wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name == "ipy-storage-watch:live"]
+    )
 
 
 def test_the_timer_survives_a_source_that_disappears_and_recovers(ws, make_repo, tmp_path):
@@ -281,7 +307,9 @@ def test_remove_stops_the_timer_and_keeps_the_files(ws, make_repo):
     ws.watch("gone", interval=0.1)
     ws.remove("gone")
     assert "gone" not in ws and (storage.destination / "README.md").exists()
-    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name == "ipy-storage-watch:gone"])
+    assert wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name == "ipy-storage-watch:gone"]
+    )
 
 
 def test_listeners_hear_every_change_and_a_broken_one_changes_nothing(ws, tmp_path):

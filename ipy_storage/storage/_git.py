@@ -104,7 +104,9 @@ ERROR_RULES = [
     ),
     (
         SourceNotFoundError,
-        re.compile(r"Remote branch .* not found|couldn't find remote ref|not found in upstream", re.I),
+        re.compile(
+            r"Remote branch .* not found|couldn't find remote ref|not found in upstream", re.I
+        ),
         "check the branch name",
     ),
     (
@@ -127,7 +129,9 @@ ERROR_RULES = [
     ),
     (
         NetworkError,
-        re.compile(r"SSL certificate|certificate verify|server certificate|CAfile|gnutls_handshake", re.I),
+        re.compile(
+            r"SSL certificate|certificate verify|server certificate|CAfile|gnutls_handshake", re.I
+        ),
         "check the server certificate (set GIT_SSL_CAINFO for a private CA)",
     ),
     (
@@ -145,7 +149,15 @@ _PROGRESS = re.compile(
     r"^(?:remote: )?(?P<stage>[A-Za-z][A-Za-z ]*?):\s+(?:(?P<pct>\d+)% )?\(?(?P<done>\d+)(?:/(?P<total>\d+))?\)?"
     r"(?:, (?P<size>[\d.]+) (?P<unit>[KMG]i?B|bytes))?"
 )
-_UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
+_UNITS = {
+    "bytes": 1,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+}
 
 
 # -- running git -------------------------------------------------------------------------------
@@ -162,7 +174,9 @@ def _config_env(base: dict[str, str], pairs: list[tuple[str, str]]) -> dict[str,
 
 def _auth_pairs(auth_env: dict[str, str]) -> list[tuple[str, str]]:
     count = int(auth_env.get("GIT_CONFIG_COUNT") or 0)
-    return [(auth_env[f"GIT_CONFIG_KEY_{i}"], auth_env[f"GIT_CONFIG_VALUE_{i}"]) for i in range(count)]
+    return [
+        (auth_env[f"GIT_CONFIG_KEY_{i}"], auth_env[f"GIT_CONFIG_VALUE_{i}"]) for i in range(count)
+    ]
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -172,7 +186,9 @@ def _kill(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def _exchange(process: subprocess.Popen, input: bytes | None, deadline: float | None) -> tuple[bytes, bytes]:  # noqa: A002
+def _exchange(
+    process: subprocess.Popen, input: bytes | None, deadline: float | None
+) -> tuple[bytes, bytes]:  # noqa: A002
     """``communicate()`` with a deadline; unlike subprocess's own, it waits for the exit without
     polling in sleeps (which cost about a millisecond a command)."""
     selector = selectors.DefaultSelector()
@@ -200,7 +216,7 @@ def _exchange(process: subprocess.Popen, input: bytes | None, deadline: float | 
                         selector.unregister(key.fd)
                     continue
                 try:
-                    pending = pending[os.write(key.fd, pending[:65536]):]
+                    pending = pending[os.write(key.fd, pending[:65536]) :]
                 except BrokenPipeError:
                     pending = pending[:0]
                 if not pending:
@@ -238,13 +254,21 @@ class Git:
         self.network_env = {**env, **_config_env(env, network_pairs)}
 
     # -- progress ---------------------------------------------------------------------------
-    def report(self, stage: str, done: int = 0, total: int | None = None, message: str = "") -> None:
+    def report(
+        self, stage: str, done: int = 0, total: int | None = None, message: str = ""
+    ) -> None:
         if self.progress_callback is None:
             return
         # a broken display must not break the pull
         with contextlib.suppress(Exception):
             self.progress_callback(
-                Progress(stage=stage, done=done, total=total, bytes=self.bytes_transferred, message=redact(message))
+                Progress(
+                    stage=stage,
+                    done=done,
+                    total=total,
+                    bytes=self.bytes_transferred,
+                    message=redact(message),
+                )
             )
 
     def _progress_line(self, line: str, sizes: dict[str, int]) -> None:
@@ -273,9 +297,13 @@ class Git:
     ) -> subprocess.CompletedProcess:
         """Run ``git args`` and capture its output (bytes)."""
         process = self.spawn(*args, cwd=cwd, network=network, stdin=input is not None)
-        return self.collect(process, input=input, network=network, check=check, action=action, hint=hint)
+        return self.collect(
+            process, input=input, network=network, check=check, action=action, hint=hint
+        )
 
-    def spawn(self, *args: str, cwd: Path | None = None, network: bool = False, stdin: bool = False) -> subprocess.Popen:
+    def spawn(
+        self, *args: str, cwd: Path | None = None, network: bool = False, stdin: bool = False
+    ) -> subprocess.Popen:
         """Start ``git args`` (collect it with ``collect``), so independent commands can overlap."""
         try:
             return subprocess.Popen(
@@ -288,7 +316,9 @@ class Git:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            raise StoragePullError("git is not installed or not on PATH: install git to pull repositories.") from None
+            raise StoragePullError(
+                "git is not installed or not on PATH: install git to pull repositories."
+            ) from None
 
     def collect(
         self,
@@ -324,7 +354,9 @@ class Git:
     def text(self, *args: str, **kwargs) -> str:
         return os.fsdecode(self.run(*args, **kwargs).stdout).strip()
 
-    def stream(self, *args: str, cwd: Path | None = None, action: str = "git", hint: str | None = None) -> None:
+    def stream(
+        self, *args: str, cwd: Path | None = None, action: str = "git", hint: str | None = None
+    ) -> None:
         """Run a network command that reports progress on stderr (clone, fetch)."""
         try:
             process = subprocess.Popen(
@@ -337,7 +369,9 @@ class Git:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            raise StoragePullError("git is not installed or not on PATH: install git to pull repositories.") from None
+            raise StoragePullError(
+                "git is not installed or not on PATH: install git to pull repositories."
+            ) from None
         deadline = time.monotonic() + NETWORK_TIMEOUT
         fd = process.stderr.fileno()
         tail: list[str] = []
@@ -386,7 +420,11 @@ class Git:
                 break
         if error_class is SourceNotFoundError and hint and rule_hint != URL_HINT:
             rule_hint = hint  # the caller knows whether a branch or a commit was asked for
-        important = [line for line in lines if line.lower().startswith(("fatal:", "error:"))] or lines or ["no output"]
+        important = (
+            [line for line in lines if line.lower().startswith(("fatal:", "error:"))]
+            or lines
+            or ["no output"]
+        )
         reason = re.sub(r"^(fatal|error): ", "", important[0], flags=re.I)
         reason = reason.replace("\t", " ")[:300]
         if error_class is AuthenticationError:
@@ -395,7 +433,9 @@ class Git:
                 if self.has_credentials
                 else "the server requires credentials and none were given"
             )
-        final_hint = rule_hint or "see the reason above; pull(reset=True) starts afresh (with a backup)"
+        final_hint = (
+            rule_hint or "see the reason above; pull(reset=True) starts afresh (with a backup)"
+        )
         return error_class(redact(f"{action} {self.url} failed: {reason} — {final_hint}."))
 
 
@@ -461,7 +501,11 @@ def inspect_destination(git: Git, repo: GitRepository, destination: Path) -> Che
             f"The destination {destination} exists and is not a git repository: move it away or choose another name= "
             "for this storage (nothing was changed)."
         )
-    git_dir = dot_git if dot_git.is_dir() else Path(git.text("rev-parse", "--absolute-git-dir", cwd=destination))
+    git_dir = (
+        dot_git
+        if dot_git.is_dir()
+        else Path(git.text("rev-parse", "--absolute-git-dir", cwd=destination))
+    )
     origin_url = _origin_url(git, destination, git_dir)
     if not origin_url or not same_repository(origin_url, repo.url):
         raise DestinationConflictError(
@@ -480,12 +524,16 @@ def inspect_destination(git: Git, repo: GitRepository, destination: Path) -> Che
     checkout.directories = state.get("directories")
     checkout.submodules = bool(state.get("submodules"))
     if not state:  # cloned by someone else: what is checked out counts as what was pulled
-        head = git.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=destination, check=False)
+        head = git.run(
+            "rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=destination, check=False
+        )
         checkout.upstream = os.fsdecode(head.stdout).strip() or None
         sparse = git.run("config", "--bool", "core.sparseCheckout", cwd=destination, check=False)
         if os.fsdecode(sparse.stdout).strip() == "true":
             listed = git.run("sparse-checkout", "list", cwd=destination, check=False)
-            checkout.directories = [line for line in os.fsdecode(listed.stdout).splitlines() if line] or None
+            checkout.directories = [
+                line for line in os.fsdecode(listed.stdout).splitlines() if line
+            ] or None
     return checkout
 
 
@@ -532,7 +580,11 @@ def _ref_for(repo: GitRepository) -> str:
 
 # -- the pull --------------------------------------------------------------------------------------
 def pull_repository(
-    repo: GitRepository, destination: Path, *, reset: bool = False, progress: ProgressCallback | None = None
+    repo: GitRepository,
+    destination: Path,
+    *,
+    reset: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> PullResult:
     """Clone or update ``destination`` from ``repo`` (the caller holds the destination lock)."""
     git = Git(repo, progress)
@@ -555,7 +607,9 @@ def clone(git: Git, repo: GitRepository, destination: Path, result: PullResult) 
     directories = _normal_dirs(repo.directories)
     destination.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{destination.name}.pulling-"
-    for leftover in destination.parent.glob(glob.escape(prefix) + "*"):  # from a pull that was killed
+    for leftover in destination.parent.glob(
+        glob.escape(prefix) + "*"
+    ):  # from a pull that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     temp = Path(tempfile.mkdtemp(prefix=prefix, dir=destination.parent))
     try:
@@ -570,13 +624,19 @@ def clone(git: Git, repo: GitRepository, destination: Path, result: PullResult) 
                 args += ["--filter=blob:none", "--no-checkout"]
             elif repo.include_submodules:
                 args += ["--recurse-submodules", "--shallow-submodules"]
-            git.stream(*args, "--", repo.url, str(temp), action="Cloning", hint="check the branch name")
+            git.stream(
+                *args, "--", repo.url, str(temp), action="Cloning", hint="check the branch name"
+            )
             if directories:
                 _set_sparse(git, temp, directories)
-                git.run("checkout", *git.progress_flag(), cwd=temp, network=True, action="Checking out")
+                git.run(
+                    "checkout", *git.progress_flag(), cwd=temp, network=True, action="Checking out"
+                )
             revision = _head_commit(git, temp)
             if revision is None:
-                raise SourceNotFoundError(redact(f"The repository {repo.url} has no commits yet: push a commit first."))
+                raise SourceNotFoundError(
+                    redact(f"The repository {repo.url} has no commits yet: push a commit first.")
+                )
         if repo.include_submodules and (directories or repo.commit_sha):
             _update_submodules(git, temp)
         _record(git, temp, temp / ".git", repo, revision, directories, keep_ref=False)
@@ -601,7 +661,15 @@ def _clone_commit(git: Git, repo: GitRepository, temp: Path, directories: list[s
     revision = _fetch_commit(git, repo, temp, sha)
     if directories:
         _set_sparse(git, temp, directories)
-    git.run("checkout", *git.progress_flag(), "--detach", revision, cwd=temp, network=True, action="Checking out")
+    git.run(
+        "checkout",
+        *git.progress_flag(),
+        "--detach",
+        revision,
+        cwd=temp,
+        network=True,
+        action="Checking out",
+    )
     return revision
 
 
@@ -609,12 +677,40 @@ def _fetch_commit(git: Git, repo: GitRepository, cwd: Path, sha: str) -> str:
     """Fetch one commit by SHA (shallow); an abbreviated SHA needs the history to resolve."""
     hint = "check the commit SHA (the full 40-character SHA of a pushed commit)"
     if len(sha) in (40, 64):
-        git.stream("fetch", "--depth", "1", "--no-tags", *git.progress_flag(), "--no-recurse-submodules",
-                   "origin", sha, cwd=cwd, action="Fetching commit", hint=hint)
+        git.stream(
+            "fetch",
+            "--depth",
+            "1",
+            "--no-tags",
+            *git.progress_flag(),
+            "--no-recurse-submodules",
+            "origin",
+            sha,
+            cwd=cwd,
+            action="Fetching commit",
+            hint=hint,
+        )
         return sha
-    git.stream("fetch", "--filter=blob:none", "--tags", *git.progress_flag(), "--no-recurse-submodules",
-               "origin", cwd=cwd, action="Fetching history of", hint=hint)
-    found = git.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{sha}^{{commit}}", cwd=cwd, check=False)
+    git.stream(
+        "fetch",
+        "--filter=blob:none",
+        "--tags",
+        *git.progress_flag(),
+        "--no-recurse-submodules",
+        "origin",
+        cwd=cwd,
+        action="Fetching history of",
+        hint=hint,
+    )
+    found = git.run(
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        f"{sha}^{{commit}}",
+        cwd=cwd,
+        check=False,
+    )
     revision = os.fsdecode(found.stdout).strip()
     if found.returncode or not revision:
         raise SourceNotFoundError(redact(f"Commit {sha} was not found in {repo.url}: {hint}."))
@@ -623,20 +719,47 @@ def _fetch_commit(git: Git, repo: GitRepository, cwd: Path, sha: str) -> str:
 
 def _set_sparse(git: Git, cwd: Path, directories: list[str]) -> None:
     """Cone-mode sparse checkout of ``directories`` (names on stdin, so ``--x`` stays a name)."""
-    git.run("sparse-checkout", "set", "--cone", "--stdin", cwd=cwd, network=True,
-            input="".join(d + "\n" for d in directories).encode(), action="Sparse checkout of")
+    git.run(
+        "sparse-checkout",
+        "set",
+        "--cone",
+        "--stdin",
+        cwd=cwd,
+        network=True,
+        input="".join(d + "\n" for d in directories).encode(),
+        action="Sparse checkout of",
+    )
 
 
 def _update_submodules(git: Git, cwd: Path) -> None:
     git.report("submodules", message="Updating submodules")
-    git.run("submodule", "sync", "--recursive", cwd=cwd, network=True, action="Syncing submodules of")
-    git.run("submodule", "update", "--init", "--recursive", "--depth", "1", cwd=cwd, network=True,
-            action="Updating submodules of")
+    git.run(
+        "submodule", "sync", "--recursive", cwd=cwd, network=True, action="Syncing submodules of"
+    )
+    git.run(
+        "submodule",
+        "update",
+        "--init",
+        "--recursive",
+        "--depth",
+        "1",
+        cwd=cwd,
+        network=True,
+        action="Updating submodules of",
+    )
 
 
-def _record(git: Git, cwd: Path, git_dir: Path, repo: GitRepository, revision: str,
-            directories: list[str] | None, keep_ref: bool = True, previous: dict | None = None,
-            submodules: bool | None = None) -> None:
+def _record(
+    git: Git,
+    cwd: Path,
+    git_dir: Path,
+    repo: GitRepository,
+    revision: str,
+    directories: list[str] | None,
+    keep_ref: bool = True,
+    previous: dict | None = None,
+    submodules: bool | None = None,
+) -> None:
     """Remember what was pulled: a small state file (no secrets) and, after updates, a ref that
     keeps the commit (after a clone the branch does that already)."""
     ref_update = git.spawn("update-ref", UPSTREAM_REF, revision, cwd=cwd) if keep_ref else None
@@ -693,7 +816,9 @@ def _fresh_work_tree_files(root: Path) -> list[str]:
                 empty = False
                 if not prefix and entry.name == ".git":
                     continue
-                if entry.is_dir(follow_symlinks=False) and not os.path.lexists(os.path.join(entry.path, ".git")):
+                if entry.is_dir(follow_symlinks=False) and not os.path.lexists(
+                    os.path.join(entry.path, ".git")
+                ):
                     stack.append((f"{prefix}{entry.name}/", entry.path))
                 else:
                     found.append(prefix + entry.name)
@@ -708,11 +833,17 @@ def _visible_files(git: Git, cwd: Path) -> set[str]:
 
 
 def _parse_visible(output: bytes) -> set[str]:
-    return {entry[2:] for entry in os.fsdecode(output).split("\0") if entry and not entry.startswith("S ")}
+    return {
+        entry[2:]
+        for entry in os.fsdecode(output).split("\0")
+        if entry and not entry.startswith("S ")
+    }
 
 
 # -- updates ------------------------------------------------------------------------------------
-def update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout, result: PullResult) -> None:
+def update(
+    git: Git, repo: GitRepository, destination: Path, checkout: Checkout, result: PullResult
+) -> None:
     """Later pulls: one round trip when nothing changed; otherwise fetch and apply (§5)."""
     directories = _normal_dirs(repo.directories)
     old = checkout.upstream
@@ -722,7 +853,9 @@ def update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout,
     try:
         if repo.commit_sha:
             sha = repo.commit_sha.lower()
-            remote = old if old and old.startswith(sha) else None  # a pin already pulled needs no network
+            remote = (
+                old if old and old.startswith(sha) else None
+            )  # a pin already pulled needs no network
         else:
             remote = ls_remote(git, repo, destination, checkout)
     finally:
@@ -733,7 +866,9 @@ def update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout,
         result.revision = old
         _restore_deleted(git, destination, deleted, result)
         if checkout.ref != (sha if repo.commit_sha else _ref_for(repo)):
-            _record(git, destination, checkout.git_dir, repo, old, directories, previous=checkout.state)
+            _record(
+                git, destination, checkout.git_dir, repo, old, directories, previous=checkout.state
+            )
         return
     new = old
     if remote is None or remote != old:
@@ -742,17 +877,47 @@ def update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout,
             new = _fetch_commit(git, repo, destination, repo.commit_sha.lower())
         else:
             refspec = f"+{_resolved_ref(repo, git.last_ls_remote)}:{FETCHED_REF}"
-            git.stream("fetch", "--depth", "1", "--no-tags", *git.progress_flag(), "--no-recurse-submodules",
-                       "--no-write-fetch-head", "origin", refspec, cwd=destination, action="Fetching",
-                       hint="check the branch name")
+            git.stream(
+                "fetch",
+                "--depth",
+                "1",
+                "--no-tags",
+                *git.progress_flag(),
+                "--no-recurse-submodules",
+                "--no-write-fetch-head",
+                "origin",
+                refspec,
+                cwd=destination,
+                action="Fetching",
+                hint="check the branch name",
+            )
             new = git.text("rev-parse", "--verify", f"{FETCHED_REF}^{{commit}}", cwd=destination)
         if new != old:
-            base = old if old and _has_commit(git, destination, old) else None  # None: keep all there is
-            apply_update(git, repo, destination, checkout, base, new, _normal_dirs(checkout.directories), result)
+            base = (
+                old if old and _has_commit(git, destination, old) else None
+            )  # None: keep all there is
+            apply_update(
+                git,
+                repo,
+                destination,
+                checkout,
+                base,
+                new,
+                _normal_dirs(checkout.directories),
+                result,
+            )
             # recorded at once: a failure below must not make the next pull apply this change again
             # (submodules count as not updated yet, so a failing submodule update is retried)
-            _record(git, destination, checkout.git_dir, repo, new, checkout.directories, previous=checkout.state,
-                    submodules=False)
+            _record(
+                git,
+                destination,
+                checkout.git_dir,
+                repo,
+                new,
+                checkout.directories,
+                previous=checkout.state,
+                submodules=False,
+            )
     if dirs_changed:
         _change_directories(git, destination, checkout, directories, result)
     if repo.include_submodules:
@@ -771,8 +936,15 @@ def _restore_deleted(git: Git, destination: Path, deleted: list[str], result: Pu
     found nothing new upstream. ``checkout-index`` takes the paths literally (no pathspec magic)."""
     if not deleted:
         return
-    git.run("checkout-index", "-z", "--stdin", cwd=destination, network=True,
-            input=b"\0".join(os.fsencode(path) for path in deleted), action="Restoring deleted files")
+    git.run(
+        "checkout-index",
+        "-z",
+        "--stdin",
+        cwd=destination,
+        network=True,
+        input=b"\0".join(os.fsencode(path) for path in deleted),
+        action="Restoring deleted files",
+    )
     result.added.extend(sorted(deleted))
 
 
@@ -784,16 +956,31 @@ def ls_remote(git: Git, repo: GitRepository, destination: Path, checkout: Checko
     protocol v2 from then on.
     """
     if repo.branch:
-        patterns = [f"refs/heads/{repo.branch}", f"refs/tags/{repo.branch}", f"refs/tags/{repo.branch}^{{}}"]
+        patterns = [
+            f"refs/heads/{repo.branch}",
+            f"refs/tags/{repo.branch}",
+            f"refs/tags/{repo.branch}^{{}}",
+        ]
     else:
         patterns = ["HEAD"]
     git.report("checking", message=f"Checking {repo.url}")
-    single_request = urlsplit(repo.url).scheme in ("http", "https") and not checkout.state.get("many_refs")
+    single_request = urlsplit(repo.url).scheme in ("http", "https") and not checkout.state.get(
+        "many_refs"
+    )
     if single_request:
-        out = git.text("-c", "protocol.version=0", "ls-remote", "origin", cwd=destination, network=True,
-                       action="Checking")
+        out = git.text(
+            "-c",
+            "protocol.version=0",
+            "ls-remote",
+            "origin",
+            cwd=destination,
+            network=True,
+            action="Checking",
+        )
     else:
-        out = git.text("ls-remote", "origin", *patterns, cwd=destination, network=True, action="Checking")
+        out = git.text(
+            "ls-remote", "origin", *patterns, cwd=destination, network=True, action="Checking"
+        )
     refs = {}
     for line in out.splitlines():
         sha, _, name = line.partition("\t")
@@ -850,14 +1037,24 @@ def _is_gitlink(change: Change) -> bool:
 class Plan:
     """What an update does with the user's work, decided before anything is touched."""
 
-    move_aside: list[str] = field(default_factory=list)  # the user's paths where upstream adds files
+    move_aside: list[str] = field(
+        default_factory=list
+    )  # the user's paths where upstream adds files
     unstage: list[str] = field(default_factory=list)  # the user's staged new files among them
-    keep: dict[str, str] = field(default_factory=dict)  # edited by the user and upstream: "merge" | "keep"
-    restore: list[str] = field(default_factory=list)  # deleted by the user, still upstream: back they come
+    keep: dict[str, str] = field(
+        default_factory=dict
+    )  # edited by the user and upstream: "merge" | "keep"
+    restore: list[str] = field(
+        default_factory=list
+    )  # deleted by the user, still upstream: back they come
 
 
-def plan_update(destination: Path, upstream: dict[str, Change], local: dict[str, Change],
-                directories: list[str] | None) -> Plan:
+def plan_update(
+    destination: Path,
+    upstream: dict[str, Change],
+    local: dict[str, Change],
+    directories: list[str] | None,
+) -> Plan:
     """Apply SPEC §5 to each path: ``upstream`` changed from old to new, ``local`` from old to the user's."""
     plan = Plan()
     deleted_dirs = {posixpath.dirname(p) for p, change in upstream.items() if change.status == "D"}
@@ -865,7 +1062,9 @@ def plan_update(destination: Path, upstream: dict[str, Change], local: dict[str,
         if _is_gitlink(up):  # submodule commits: ``git submodule update`` moves them
             continue
         mine = local.get(path)
-        if mine is None:  # untouched by the user: upstream wins, unless the user's files stand in the way
+        if (
+            mine is None
+        ):  # untouched by the user: upstream wins, unless the user's files stand in the way
             if up.status == "A" and in_cone(path, directories):
                 plan.move_aside += _obstructions(destination, path, upstream, deleted_dirs)
         elif mine.status == "D":
@@ -884,8 +1083,16 @@ def plan_update(destination: Path, upstream: dict[str, Change], local: dict[str,
     return plan
 
 
-def apply_update(git: Git, repo: GitRepository, destination: Path, checkout: Checkout, old: str | None,
-                 new: str, directories: list[str] | None, result: PullResult) -> None:
+def apply_update(
+    git: Git,
+    repo: GitRepository,
+    destination: Path,
+    checkout: Checkout,
+    old: str | None,
+    new: str,
+    directories: list[str] | None,
+    result: PullResult,
+) -> None:
     """Move the checkout from upstream commit ``old`` to ``new``, keeping the user's work (§5)."""
     git.report("applying", message=f"Applying {new[:10]}")
     if old is None:  # nothing to compare with: keep every file there is, write the missing ones
@@ -896,11 +1103,35 @@ def apply_update(git: Git, repo: GitRepository, destination: Path, checkout: Che
         _move_head(git, repo, destination, new)
         return
     _keep_user_commits(git, destination, old)
-    upstream = _raw_diff(git.run("diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-abbrev", old, new,
-                                 cwd=destination).stdout)
-    local = _raw_diff(git.run("diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff",
-                              "--no-textconv", "--ignore-submodules=dirty", old, cwd=destination,
-                              network=True, action="Comparing").stdout)
+    upstream = _raw_diff(
+        git.run(
+            "diff-tree",
+            "-r",
+            "-z",
+            "--raw",
+            "--no-renames",
+            "--no-abbrev",
+            old,
+            new,
+            cwd=destination,
+        ).stdout
+    )
+    local = _raw_diff(
+        git.run(
+            "diff",
+            "--raw",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--ignore-submodules=dirty",
+            old,
+            cwd=destination,
+            network=True,
+            action="Comparing",
+        ).stdout
+    )
     plan = plan_update(destination, upstream, local, directories)
 
     # 1. the user's files that upstream displaces go aside; the ones both changed are saved in .git
@@ -912,13 +1143,26 @@ def apply_update(git: Git, repo: GitRepository, destination: Path, checkout: Che
     try:
         # 2. those paths go back to the old upstream version, so that git can move them old → new
         if plan.unstage:
-            git.run("update-index", "-z", "--force-remove", "--stdin", cwd=destination,
-                    input=b"".join(os.fsencode(p) + b"\0" for p in plan.unstage))
+            git.run(
+                "update-index",
+                "-z",
+                "--force-remove",
+                "--stdin",
+                cwd=destination,
+                input=b"".join(os.fsencode(p) + b"\0" for p in plan.unstage),
+            )
         reset = sorted(set(plan.keep) | set(plan.restore))
         if reset:
-            git.run("checkout", old, "--pathspec-from-file=-", "--pathspec-file-nul", cwd=destination,
-                    network=True, input=b"".join(b":(literal)" + os.fsencode(p) + b"\0" for p in reset),
-                    action="Restoring files of")  # literal: "data[1].csv" must not match "data1.csv"
+            git.run(
+                "checkout",
+                old,
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+                cwd=destination,
+                network=True,
+                input=b"".join(b":(literal)" + os.fsencode(p) + b"\0" for p in reset),
+                action="Restoring files of",
+            )  # literal: "data[1].csv" must not match "data1.csv"
         # 3. the tree update itself: only paths that differ between old and new are touched
         git.run("read-tree", "-m", "-u", old, new, cwd=destination, network=True, action="Updating")
     except BaseException:
@@ -933,7 +1177,9 @@ def apply_update(git: Git, repo: GitRepository, destination: Path, checkout: Che
 
 def _keep_user_commits(git: Git, destination: Path, old: str) -> None:
     """The user committed on top of what was pulled: keep that commit reachable under a ref."""
-    head = os.fsdecode(git.run("rev-parse", "--verify", "--quiet", "HEAD", cwd=destination, check=False).stdout)
+    head = os.fsdecode(
+        git.run("rev-parse", "--verify", "--quiet", "HEAD", cwd=destination, check=False).stdout
+    )
     head = head.strip()
     if head and head != old:
         git.run("update-ref", f"refs/ipy-storage/local-{head[:12]}", head, cwd=destination)
@@ -949,12 +1195,19 @@ def _save(git_dir: Path, destination: Path, paths: dict[str, str]) -> dict[str, 
     for index, path in enumerate(sorted(paths)):
         saved[path] = saved_dir / str(index)
         _copy(destination / path, saved[path])
-    (saved_dir / "manifest.json").write_text(json.dumps({copy.name: path for path, copy in saved.items()}))
+    (saved_dir / "manifest.json").write_text(
+        json.dumps({copy.name: path for path, copy in saved.items()})
+    )
     return saved
 
 
-def _report(upstream: dict[str, Change], local: dict[str, Change], plan: Plan, directories: list[str] | None,
-            result: PullResult) -> None:
+def _report(
+    upstream: dict[str, Change],
+    local: dict[str, Change],
+    plan: Plan,
+    directories: list[str] | None,
+    result: PullResult,
+) -> None:
     """What the update changed in the work tree (paths hidden by a sparse checkout are left out)."""
     for path, up in upstream.items():
         if _is_gitlink(up) or not in_cone(path, directories) or path in plan.keep:
@@ -975,7 +1228,9 @@ def _regular(change: Change) -> bool:
     return change.old_mode.startswith("100") and change.new_mode.startswith("100")
 
 
-def _obstructions(destination: Path, path: str, upstream: dict[str, Change], deleted_dirs: set[str]) -> list[str]:
+def _obstructions(
+    destination: Path, path: str, upstream: dict[str, Change], deleted_dirs: set[str]
+) -> list[str]:
     """The user's untracked paths that stand where upstream now adds ``path``."""
     found = []
     parts = path.split("/")
@@ -1021,7 +1276,9 @@ def _free_location(destination: Path, path: str) -> Path:
     for index, part in enumerate(parts):
         candidate = current / part
         last = index == len(parts) - 1
-        if os.path.lexists(candidate) and (last or candidate.is_symlink() or not candidate.is_dir()):
+        if os.path.lexists(candidate) and (
+            last or candidate.is_symlink() or not candidate.is_dir()
+        ):
             candidate = aside_name(candidate)
         current = candidate
     current.parent.mkdir(parents=True, exist_ok=True)
@@ -1043,17 +1300,45 @@ def _place(destination: Path, path: str, copy: Path, result: PullResult, replace
         result.moved_aside[path] = relative
 
 
-def _merge_back(git: Git, destination: Path, saved: dict[str, Path], how: dict[str, str],
-                upstream: dict[str, Change], result: PullResult) -> None:
+def _merge_back(
+    git: Git,
+    destination: Path,
+    saved: dict[str, Path],
+    how: dict[str, str],
+    upstream: dict[str, Change],
+    result: PullResult,
+) -> None:
     """Put the user's saved files back: 3-way merged with upstream where clean, else as they were."""
     for path, copy in saved.items():
         target = destination / path
-        if how[path] == "merge" and target.is_file() and not target.is_symlink() and not copy.is_symlink():
+        if (
+            how[path] == "merge"
+            and target.is_file()
+            and not target.is_symlink()
+            and not copy.is_symlink()
+        ):
             base = copy.with_name(copy.name + ".base")
-            base.write_bytes(git.run("cat-file", "--filters", f"--path={path}", upstream[path].old_blob,
-                                     cwd=destination, network=True, action="Reading").stdout)
-            merged = git.run("merge-file", "-p", "-q", str(copy), str(base), str(target), cwd=destination,
-                             check=False)
+            base.write_bytes(
+                git.run(
+                    "cat-file",
+                    "--filters",
+                    f"--path={path}",
+                    upstream[path].old_blob,
+                    cwd=destination,
+                    network=True,
+                    action="Reading",
+                ).stdout
+            )
+            merged = git.run(
+                "merge-file",
+                "-p",
+                "-q",
+                str(copy),
+                str(base),
+                str(target),
+                cwd=destination,
+                check=False,
+            )
             base.unlink()
             if merged.returncode == 0:  # clean: the user's edits plus upstream's
                 temp = target.with_name(f".{target.name}.ipy-storage-merge")
@@ -1109,15 +1394,22 @@ def _move_head(git: Git, repo: GitRepository, destination: Path, new: str) -> No
         git.run("update-ref", "HEAD", new, cwd=destination)
 
 
-def _change_directories(git: Git, destination: Path, checkout: Checkout, directories: list[str] | None,
-                        result: PullResult) -> None:
+def _change_directories(
+    git: Git,
+    destination: Path,
+    checkout: Checkout,
+    directories: list[str] | None,
+    result: PullResult,
+) -> None:
     """Apply a different ``directories`` list to an existing checkout."""
     git.report("sparse", message="Changing the checked-out directories")
     before = _visible_files(git, destination)
     if directories:
         _set_sparse(git, destination, directories)
     else:
-        git.run("sparse-checkout", "disable", cwd=destination, network=True, action="Sparse checkout of")
+        git.run(
+            "sparse-checkout", "disable", cwd=destination, network=True, action="Sparse checkout of"
+        )
     after = _visible_files(git, destination)
     appeared = sorted(after - before)
     hidden = sorted(before - after)

@@ -147,7 +147,12 @@ def lstat(path: str | Path) -> os.stat_result | None:
 def same_stat(a: os.stat_result | None, b: os.stat_result | None) -> bool:
     if a is None or b is None:
         return a is b
-    return (a.st_size, a.st_mtime_ns, a.st_ino, a.st_mode) == (b.st_size, b.st_mtime_ns, b.st_ino, b.st_mode)
+    return (a.st_size, a.st_mtime_ns, a.st_ino, a.st_mode) == (
+        b.st_size,
+        b.st_mtime_ns,
+        b.st_ino,
+        b.st_mode,
+    )
 
 
 # --------------------------------------------------------------------------- filesystem and listing
@@ -228,12 +233,21 @@ def relative_key(path: str, root: str) -> str:
     """The name of a listed path that is not below the root: the root itself (a single object)."""
     if path.rstrip("/") == root.rstrip("/"):
         return posixpath.basename(root.rstrip("/"))
-    raise StoragePullError(f"Listing returned {path!r}, which is not under {root!r}: refusing to pull it.")
+    raise StoragePullError(
+        f"Listing returned {path!r}, which is not under {root!r}: refusing to pull it."
+    )
 
 
 def check_key(rel: str, key: str, url: str) -> None:
     """Refuse keys that would land outside the destination (``..``, absolute, empty parts)."""
-    suspicious = not rel or rel[0] == "/" or rel[-1] == "/" or "//" in rel or "/." in "/" + rel or "\x00" in rel
+    suspicious = (
+        not rel
+        or rel[0] == "/"
+        or rel[-1] == "/"
+        or "//" in rel
+        or "/." in "/" + rel
+        or "\x00" in rel
+    )
     if suspicious and ("\x00" in rel or any(part in ("", ".", "..") for part in rel.split("/"))):
         raise StoragePullError(
             f"Refusing to pull {redact(url)}: remote key {redact(key)!r} would land outside the "
@@ -265,13 +279,19 @@ def load_manifest(destination: Path) -> tuple[dict[str, Entry], bool]:
         data = json.loads((destination / MANIFEST_NAME).read_bytes())
         if data.get("version") == MANIFEST_VERSION:
             files = data["files"]
-            if not all(isinstance(entry, list) and len(entry) == len(Entry._fields) for entry in files.values()):
+            if not all(
+                isinstance(entry, list) and len(entry) == len(Entry._fields)
+                for entry in files.values()
+            ):
                 raise ValueError("malformed entry")
     except FileNotFoundError:
         pass
     except (ValueError, KeyError, TypeError, AttributeError):
         files = {}
-        log.warning("Ignoring an unreadable manifest in %s: every file is treated as untracked.", destination)
+        log.warning(
+            "Ignoring an unreadable manifest in %s: every file is treated as untracked.",
+            destination,
+        )
     return files, replay_journal(destination, files)
 
 
@@ -315,7 +335,11 @@ class Journal:
         if self._handle is None:
             # kept open for the whole pull; closed by ``close()``
             self._handle = open(self._path, "a")  # noqa: SIM115
-        self._handle.write("".join(json.dumps([rel, entry], separators=(",", ":")) + "\n" for rel, entry in entries))
+        self._handle.write(
+            "".join(
+                json.dumps([rel, entry], separators=(",", ":")) + "\n" for rel, entry in entries
+            )
+        )
         self._handle.flush()
 
     def close(self) -> None:
@@ -333,7 +357,9 @@ class Download(NamedTuple):
     rel: str
     path: str  # on the remote filesystem
     identity: str  # as listed
-    reason: str  # "add" (new upstream), "restore" (the user deleted it), "update" (upstream changed)
+    reason: (
+        str  # "add" (new upstream), "restore" (the user deleted it), "update" (upstream changed)
+    )
     seen: os.stat_result | None = None  # the local file when decided ("update" only)
     seen_sha256: str | None = None  # its content then
 
@@ -396,7 +422,12 @@ def plan_pull(remote: Listing, files: dict[str, Entry], destination: Path) -> Pl
             if rel not in present:
                 plan.downloads.append(Download(rel, remote.path(rel), identity, "restore"))
         else:
-            plan_upstream_change(Download(rel, remote.path(rel), identity, "update"), Entry(*entry), destination, plan)
+            plan_upstream_change(
+                Download(rel, remote.path(rel), identity, "update"),
+                Entry(*entry),
+                destination,
+                plan,
+            )
     for rel, entry in files.items():
         if rel not in identities:
             plan_upstream_deletion(rel, Entry(*entry), destination, plan)
@@ -472,7 +503,9 @@ def prune_empty_folders(folder: Path, destination: Path) -> None:
         folder = folder.parent
 
 
-def fetch(fs: Any, downloads: list[Download], outcome: Outcome, url: str, options: dict[str, Any]) -> None:
+def fetch(
+    fs: Any, downloads: list[Download], outcome: Outcome, url: str, options: dict[str, Any]
+) -> None:
     """Download into the staging folder; each batch of finished downloads is journalled once and
     moved into place, so whatever was downloaded before a failure is in place too."""
     staging = outcome.destination / STAGING_NAME
@@ -497,7 +530,9 @@ def fetch(fs: Any, downloads: list[Download], outcome: Outcome, url: str, option
 Batch = list[tuple[Download, str, Written]]
 
 
-def transfer(fs: Any, jobs: list[tuple[Download, str]], url: str, options: dict[str, Any]) -> Iterator[Batch]:
+def transfer(
+    fs: Any, jobs: list[tuple[Download, str]], url: str, options: dict[str, Any]
+) -> Iterator[Batch]:
     """Yield batches of downloaded temporary files with their identities. Async back ends (s3fs,
     gcsfs…): fsspec's batched ``get``; local disk and memory: one by one (threads only add GIL
     contention there, measured 2x slower); other back ends: a bounded thread pool."""
@@ -562,7 +597,9 @@ def transfer_sequential(fs: Any, jobs: list[tuple[Download, str]], url: str) -> 
         yield batch
 
 
-def transfer_batched(fs: Any, jobs: list[tuple[Download, str]], url: str, options: dict[str, Any]) -> Iterator[Batch]:
+def transfer_batched(
+    fs: Any, jobs: list[tuple[Download, str]], url: str, options: dict[str, Any]
+) -> Iterator[Batch]:
     """One batched ``fs.get`` for every file (fsspec keeps its batch of requests in flight, with
     no pause between chunks), run in a helper thread; each file is handed over as it completes,
     through fsspec's per-file callbacks, so files are placed while others download."""
@@ -636,7 +673,6 @@ def file_completions(finished: queue.SimpleQueue) -> Any:
     return Completions()
 
 
-
 def streaming_options(fs: Any, settings: dict[str, Any]) -> dict[str, Any]:
     """s3fs fetches an object above its block size as parallel 50 MB ranges held in memory; one
     stream per object keeps memory flat (objects are already fetched concurrently). A
@@ -653,7 +689,9 @@ def streaming_options(fs: Any, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def transfer_threaded(fs: Any, jobs: list[tuple[Download, str]], url: str) -> Iterator[Batch]:
-    pool = ThreadPoolExecutor(max_workers=max(1, min(THREADS, len(jobs))), thread_name_prefix="ipy-storage-get")
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(THREADS, len(jobs))), thread_name_prefix="ipy-storage-get"
+    )
     pending: dict[Any, tuple[Download, str]] = {}
     queue = iter(jobs)
     try:
@@ -696,19 +734,37 @@ def prepare(download: Download, temporary: str, written: Written, outcome: Outco
     current = None if fresh else lstat(target)  # nothing can be in a folder this pull created
     if download.reason == "update" and current is not None:
         if not same_stat(current, download.seen):
-            result.kept_local.append(rel)  # edited while we were downloading: the user's version wins
+            result.kept_local.append(
+                rel
+            )  # edited while we were downloading: the user's version wins
             os.unlink(temporary)
             return None
         if written.sha256 == download.seen_sha256:
             # upstream rewrote the object with the same content: nothing to change locally
-            outcome.files[rel] = Entry(download.identity, current.st_size, current.st_mtime_ns, current.st_ino, written.sha256)
+            outcome.files[rel] = Entry(
+                download.identity,
+                current.st_size,
+                current.st_mtime_ns,
+                current.st_ino,
+                written.sha256,
+            )
             outcome.dirty = True
             os.unlink(temporary)
             return None
     if current is not None and download.reason != "update":
-        if stat.S_ISREG(current.st_mode) and current.st_size == written.size and sha256_file(target) == written.sha256:
+        if (
+            stat.S_ISREG(current.st_mode)
+            and current.st_size == written.size
+            and sha256_file(target) == written.sha256
+        ):
             # the user's file already holds upstream's content: track it rather than replace it
-            outcome.files[rel] = Entry(download.identity, current.st_size, current.st_mtime_ns, current.st_ino, written.sha256)
+            outcome.files[rel] = Entry(
+                download.identity,
+                current.st_size,
+                current.st_mtime_ns,
+                current.st_ino,
+                written.sha256,
+            )
             outcome.dirty = True
             os.unlink(temporary)
             return None
@@ -771,7 +827,12 @@ _AUTH_CODES = {
     "403",
     "401",
 }
-_AUTH_TYPES = {"PermissionError", "NoCredentialsError", "PartialCredentialsError", "ClientAuthenticationError"}
+_AUTH_TYPES = {
+    "PermissionError",
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "ClientAuthenticationError",
+}
 _NETWORK_TYPES = {
     "EndpointConnectionError",
     "ConnectTimeoutError",
@@ -795,9 +856,13 @@ def describe_failure(exc: BaseException, url: str) -> StoragePullError:
     codes = {error_code(error) for error in chain} - {None}
     detail = redact(first_line(exc))
     if codes & _BUCKET_MISSING_CODES or "bucket does not exist" in detail.lower():
-        return SourceNotFoundError(f"Bucket not found for {where} ({detail}): check the bucket name and region.")
+        return SourceNotFoundError(
+            f"Bucket not found for {where} ({detail}): check the bucket name and region."
+        )
     if codes & _AUTH_CODES or names & _AUTH_TYPES:
-        return AuthenticationError(f"Access denied to {where} ({detail}): check permissions and credentials.")
+        return AuthenticationError(
+            f"Access denied to {where} ({detail}): check permissions and credentials."
+        )
     if codes & {"NoSuchKey", "404"} or "FileNotFoundError" in names:
         return SourceNotFoundError(f"Nothing found at {where}: check the path exists.")
     if names & _NETWORK_TYPES:
@@ -835,11 +900,20 @@ class Reporter:
         self._callback = callback
         self._placed = 0
 
-    def __call__(self, stage: str, done: int = 0, total: int | None = None, nbytes: int = 0, message: str = "") -> None:
+    def __call__(
+        self,
+        stage: str,
+        done: int = 0,
+        total: int | None = None,
+        nbytes: int = 0,
+        message: str = "",
+    ) -> None:
         if self._callback is None:
             return
         try:
-            self._callback(Progress(stage=stage, done=done, total=total, bytes=nbytes, message=message))
+            self._callback(
+                Progress(stage=stage, done=done, total=total, bytes=nbytes, message=message)
+            )
         except Exception:
             log.debug("progress callback failed", exc_info=True)
 
@@ -901,7 +975,9 @@ def sync_remote(
 
     for items in (result.added, result.modified, result.deleted, result.kept_local):
         items.sort()
-    report("done", len(plan.downloads), len(plan.downloads), result.bytes_transferred, result.summary())
+    report(
+        "done", len(plan.downloads), len(plan.downloads), result.bytes_transferred, result.summary()
+    )
     return result
 
 

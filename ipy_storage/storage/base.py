@@ -73,8 +73,15 @@ class PullResult:
         return text
 
     def __repr__(self) -> str:
-        lines = [f"PullResult({self.storage!r} → {self.destination}: {self.summary()}, {self.duration:.2f}s)"]
-        for mark, items in (("+", self.added), ("~", self.modified), ("-", self.deleted), ("=", self.kept_local)):
+        lines = [
+            f"PullResult({self.storage!r} → {self.destination}: {self.summary()}, {self.duration:.2f}s)"
+        ]
+        for mark, items in (
+            ("+", self.added),
+            ("~", self.modified),
+            ("-", self.deleted),
+            ("=", self.kept_local),
+        ):
             lines.extend(f"  {mark} {path}" for path in items)
         lines.extend(f"  > {src} → {dst}" for src, dst in self.moved_aside.items())
         if self.backup:
@@ -156,7 +163,9 @@ class StorageBase:
     def set_base_path(self, path: str | Path) -> None:
         self._base_path = Path(path).expanduser().absolute()
 
-    async def pull_code(self, reset: bool = False, progress: ProgressCallback | None = None) -> PullResult:
+    async def pull_code(
+        self, reset: bool = False, progress: ProgressCallback | None = None
+    ) -> PullResult:
         """Pull now (in a worker thread, so the event loop keeps running)."""
         return await asyncio.to_thread(self.pull, reset=reset, progress=progress)
 

@@ -33,7 +33,9 @@ def block_type_slug(block: Any) -> str:
 
 
 def block_document_name(block: Any) -> str | None:
-    name = getattr(block, "block_document_name", None) or getattr(block, "_block_document_name", None)
+    name = getattr(block, "block_document_name", None) or getattr(
+        block, "_block_document_name", None
+    )
     return name if isinstance(name, str) and name else None
 
 
@@ -68,7 +70,9 @@ class BlockStorageAdapter(StorageBase):
 
     _kind = "block"
 
-    def __init__(self, block: Any, pull_interval: int | float | None = 60, name: str | None = None) -> None:
+    def __init__(
+        self, block: Any, pull_interval: int | float | None = 60, name: str | None = None
+    ) -> None:
         super().__init__(pull_interval)
         if not callable(getattr(block, "get_directory", None)):
             raise StorageConfigError("Provided block must have a `get_directory` method.")
@@ -88,11 +92,18 @@ class BlockStorageAdapter(StorageBase):
         destination = self.destination
         with destination_lock(destination):
             destination.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.staging-", dir=destination.parent))
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".{destination.name}.staging-", dir=destination.parent)
+            )
             try:
                 self._fetch_into(staging)
                 return sync_remote(
-                    staging.as_uri(), {}, destination, name=self.name, reset=reset, progress=progress
+                    staging.as_uri(),
+                    {},
+                    destination,
+                    name=self.name,
+                    reset=reset,
+                    progress=progress,
                 )
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

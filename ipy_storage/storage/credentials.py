@@ -40,7 +40,9 @@ def normalize_credentials(credentials: Any) -> tuple[str | None, str | Secret | 
     if username is not None and not isinstance(username, str):
         raise StorageConfigError("Invalid credentials: 'username' must be a string.")
     if token is not None and not isinstance(token, (str, Secret)):
-        raise StorageConfigError("Invalid credentials: 'access_token' must be a string or a Secret.")
+        raise StorageConfigError(
+            "Invalid credentials: 'access_token' must be a string or a Secret."
+        )
     if username and token is None:
         raise StorageConfigError(
             "If a username is provided, an access token or password must also be provided."

@@ -27,7 +27,9 @@ _UNSAFE_TRANSPORTS = ("ext::", "fd::")
 
 def _check_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise StorageConfigError("Invalid repository URL: give the URL or path of a git repository.")
+        raise StorageConfigError(
+            "Invalid repository URL: give the URL or path of a git repository."
+        )
     if url.startswith("-"):
         raise StorageConfigError(f"Invalid repository URL {url!r}: it must not start with '-'.")
     if url.lower().startswith(_UNSAFE_TRANSPORTS):
@@ -35,7 +37,9 @@ def _check_url(url: Any) -> str:
             "Invalid repository URL: the 'ext::' and 'fd::' transports can run commands; use https://, ssh or a path."
         )
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise StorageConfigError("Invalid repository URL: it must not contain spaces or control characters.")
+        raise StorageConfigError(
+            "Invalid repository URL: it must not contain spaces or control characters."
+        )
     return url
 
 
@@ -47,7 +51,9 @@ def _check_branch(branch: Any) -> str | None:
     if branch.startswith("-"):
         raise StorageConfigError("Branch names cannot start with '-'.")
     if any(ch.isspace() or ord(ch) < 32 for ch in branch) or ".." in branch:
-        raise StorageConfigError(f"Invalid branch name {branch!r}: see `git check-ref-format --help`.")
+        raise StorageConfigError(
+            f"Invalid branch name {branch!r}: see `git check-ref-format --help`."
+        )
     return branch
 
 
@@ -83,7 +89,13 @@ def _check_directories(directories: Any) -> list[str] | None:
 
 def default_name(url: str, branch: str | None) -> str:
     """Last URL path segment without ``.git``, plus ``-<branch>`` (``/`` → ``-``)."""
-    path = urlsplit(url).path if "://" in url else url.rpartition(":")[2] if re.match(r"^[^/]+@[^/]+:", url) else url
+    path = (
+        urlsplit(url).path
+        if "://" in url
+        else url.rpartition(":")[2]
+        if re.match(r"^[^/]+@[^/]+:", url)
+        else url
+    )
     segment = path.rstrip("/").rsplit("/", 1)[-1]
     segment = segment.removesuffix(".git") or "repository"
     return f"{segment}-{branch.replace('/', '-')}" if branch else segment
@@ -109,12 +121,16 @@ class GitRepository(StorageBase):
         url = _check_url(url)
         branch, commit_sha = _check_branch(branch), _check_commit(commit_sha)
         if branch and commit_sha:
-            raise StorageConfigError("Cannot provide both a branch and a commit SHA. Please provide only one.")
+            raise StorageConfigError(
+                "Cannot provide both a branch and a commit SHA. Please provide only one."
+            )
         self._url, url_user, url_password = split_userinfo(url)
         self._url_had_credentials = bool(url_user or url_password)
         self._username, self._token = normalize_credentials(credentials)
         if self._token is None and self._url_had_credentials:
-            self._username, self._token = (url_user, url_password) if url_password else (None, url_user)
+            self._username, self._token = (
+                (url_user, url_password) if url_password else (None, url_user)
+            )
         self._branch = branch
         self._commit_sha = commit_sha
         self._include_submodules = bool(include_submodules)
@@ -209,6 +225,6 @@ class GitRepository(StorageBase):
         )
 
     def __repr__(self) -> str:
-        return f"GitRepository(name={self._name!r} repository={self._url!r}, branch={self._branch!r})"
-
-
+        return (
+            f"GitRepository(name={self._name!r} repository={self._url!r}, branch={self._branch!r})"
+        )

@@ -35,7 +35,9 @@ class LocalStorage(StorageBase):
 
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
         if not self._path.is_dir():
-            raise SourceNotFoundError(f"Local path {self._path} does not exist: check the path exists.")
+            raise SourceNotFoundError(
+                f"Local path {self._path} does not exist: check the path exists."
+            )
         return PullResult(storage=self.name, destination=self._path)
 
     def to_pull_step(self) -> dict[str, Any]:

@@ -52,7 +52,11 @@ def _check_settings(settings: dict[str, Any], where: str = "") -> None:
     for key, value in settings.items():
         if isinstance(value, dict):
             _check_settings(value, f"{where}{key}.")
-        elif key.lower() in SECRET_SETTING_KEYS and value is not None and not isinstance(value, Secret):
+        elif (
+            key.lower() in SECRET_SETTING_KEYS
+            and value is not None
+            and not isinstance(value, Secret)
+        ):
             raise StorageConfigError(
                 f"Setting {where}{key!r} holds a secret in plain text: use Secret(value, name=...) "
                 f"or Secret.from_env('VAR') so it never lands in a pull step."
@@ -112,7 +116,12 @@ class RemoteStorage(StorageBase):
 
         with destination_lock(self.destination):
             return sync_remote(
-                self._url, self._settings, self.destination, name=self.name, reset=reset, progress=progress
+                self._url,
+                self._settings,
+                self.destination,
+                name=self.name,
+                reset=reset,
+                progress=progress,
             )
 
     def to_pull_step(self) -> dict[str, Any]:

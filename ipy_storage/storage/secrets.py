@@ -61,7 +61,9 @@ class Secret:
     def from_env(cls, var: str) -> Secret:
         """A secret whose value is the environment variable ``var`` when it is used."""
         if not var or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
-            raise StorageConfigError(f"Invalid environment variable name {var!r}: use letters, digits and '_'.")
+            raise StorageConfigError(
+                f"Invalid environment variable name {var!r}: use letters, digits and '_'."
+            )
         secret = cls.__new__(cls)
         secret._value = None
         secret.name = None

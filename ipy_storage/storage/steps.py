@@ -15,7 +15,15 @@ from .remote import REMOTE_STEP, RemoteStorage
 from .secrets import from_placeholder
 
 _RESERVED = ("id", "requires")
-_GIT_KEYS = {"repository", "branch", "clone_directory_name", "directories", "include_submodules", "commit_sha", "credentials"}
+_GIT_KEYS = {
+    "repository",
+    "branch",
+    "clone_directory_name",
+    "directories",
+    "include_submodules",
+    "commit_sha",
+    "credentials",
+}
 _SHORT_NAMES = {
     "git_clone": GIT_CLONE_STEP,
     "pull_from_remote_storage": REMOTE_STEP,
@@ -57,7 +65,9 @@ def _one_step(step: Any, index: int | None) -> StorageBase:
 def _canonical_name(kind: Any) -> str:
     name = str(kind)
     short = name.rsplit(".", 1)[-1]
-    if name in _BUILDERS or (name.startswith("prefect.deployments.steps.") and short in _SHORT_NAMES):
+    if name in _BUILDERS or (
+        name.startswith("prefect.deployments.steps.") and short in _SHORT_NAMES
+    ):
         return _SHORT_NAMES[short]
     raise StorageConfigError(
         "unsupported step: ipy_storage understands git_clone, pull_from_remote_storage, "
