@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "RunnerStorage": "ipy_storage.storage.base",
-    "PullResult": "ipy_storage.storage.base",
+    "PullResult": "ipy_storage.storage.result",
     "GitCredentials": "ipy_storage.storage.credentials",
     "GitRepository": "ipy_storage.storage.git",
     "RemoteStorage": "ipy_storage.storage.remote",

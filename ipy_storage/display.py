@@ -19,8 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .storage.base import Progress, ProgressCallback, PullResult, StorageBase
+from .storage.base import StorageBase
 from .storage.errors import StorageError
+from .storage.result import Progress, ProgressCallback, PullResult
 from .storage.secrets import redact
 
 if TYPE_CHECKING:

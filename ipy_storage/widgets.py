@@ -20,8 +20,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from .display import StorageCard, status_text
-from .storage.base import Progress
 from .storage.git import default_name
+from .storage.result import Progress
 from .storage.secrets import Secret
 from .workspaces import Workspace, one_line
 from .workspaces import workspace as default_workspace

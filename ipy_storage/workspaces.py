@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .scheduler import Watcher
-from .storage.base import ProgressCallback, PullResult, StorageBase, check_pull_interval
+from .storage.base import StorageBase, check_pull_interval
 from .storage.errors import StorageConfigError, StorageError, StoragePullError
+from .storage.result import ProgressCallback, PullResult
 from .storage.secrets import redact
 
 StatusListener = Callable[[str, "dict[str, Any] | None"], None]

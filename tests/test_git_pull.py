@@ -869,7 +869,7 @@ def test_concurrent_pulls_in_two_processes(make_repo, tmp_path):
 
 
 def _hold_lock(destination: str, ready) -> None:
-    from ipy_storage.storage.base import destination_lock
+    from ipy_storage.storage.destination import destination_lock
 
     with destination_lock(Path(destination)):
         ready.set()

@@ -17,13 +17,14 @@ import fsspec
 import pytest
 
 from ipy_storage.storage._sync import MANIFEST_NAME, STAGING_NAME, sync_remote
-from ipy_storage.storage.base import Progress, destination_lock
+from ipy_storage.storage.destination import destination_lock
 from ipy_storage.storage.errors import (
     SourceNotFoundError,
     StorageConfigError,
     StorageError,
     StoragePullError,
 )
+from ipy_storage.storage.result import Progress
 from ipy_storage.storage.secrets import Secret
 from tests.fixtures.faulty_fs import FaultyFileSystem, register
 

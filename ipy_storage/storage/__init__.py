@@ -9,8 +9,8 @@ from typing import Any
 
 _EXPORTS = {
     "RunnerStorage": "base",
-    "PullResult": "base",
-    "Progress": "base",
+    "PullResult": "result",
+    "Progress": "result",
     "GitCredentials": "credentials",
     "GitRepository": "git",
     "RemoteStorage": "remote",

@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .base import Progress, ProgressCallback, PullResult, aside_name, move_to_backup
+from .destination import aside_name, move_to_backup
 from .errors import (
     AuthenticationError,
     DestinationConflictError,
@@ -48,6 +48,7 @@ from .errors import (
     StorageConfigError,
     StoragePullError,
 )
+from .result import Progress, ProgressCallback, PullResult
 from .secrets import redact, reveal
 
 log = logging.getLogger(__name__)

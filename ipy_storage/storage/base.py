@@ -1,97 +1,20 @@
-"""The storage contract (SPEC §2.1), the pull result (§2.2) and what every storage kind shares:
-base path, pull interval, a sync ``pull()`` beside the async ``pull_code()``, the lock file beside a
-destination, backups and moved-aside names (§5)."""
+"""The storage contract (SPEC §2.1) and what every storage kind shares: base path, pull
+interval, a sync ``pull()`` beside the async ``pull_code()``, the destination lock, and the one
+place where a pull's failures become ipy_storage errors without secrets (SPEC §2.3)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import StorageConfigError, StoragePullError
-
-
-@dataclass
-class Progress:
-    """One progress report: ``done`` of ``total`` units (files or objects) in ``stage``."""
-
-    stage: str
-    done: int = 0
-    total: int | None = None
-    bytes: int = 0
-    message: str = ""
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-@dataclass
-class PullResult:
-    """What one pull changed in the destination. Paths are POSIX, relative to the destination."""
-
-    storage: str
-    destination: Path
-    added: list[str] = field(default_factory=list)
-    modified: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    kept_local: list[str] = field(default_factory=list)
-    moved_aside: dict[str, str] = field(default_factory=dict)
-    revision: str | None = None
-    bytes_transferred: int = 0
-    duration: float = 0.0
-    backup: Path | None = None
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.modified or self.deleted or self.moved_aside)
-
-    def summary(self) -> str:
-        """One line: what changed, for logs, status and plain-text reprs."""
-        if not self.changed and not self.kept_local:
-            text = "up to date"
-        else:
-            parts = [
-                f"{len(items)} {label}"
-                for label, items in (
-                    ("added", self.added),
-                    ("modified", self.modified),
-                    ("deleted", self.deleted),
-                    ("kept local", self.kept_local),
-                    ("moved aside", self.moved_aside),
-                )
-                if items
-            ]
-            text = ", ".join(parts)
-        if self.revision:
-            text += f" at {self.revision[:10]}"
-        return text
-
-    def __repr__(self) -> str:
-        lines = [
-            f"PullResult({self.storage!r} → {self.destination}: {self.summary()}, {self.duration:.2f}s)"
-        ]
-        for mark, items in (
-            ("+", self.added),
-            ("~", self.modified),
-            ("-", self.deleted),
-            ("=", self.kept_local),
-        ):
-            lines.extend(f"  {mark} {path}" for path in items)
-        lines.extend(f"  > {src} → {dst}" for src, dst in self.moved_aside.items())
-        if self.backup:
-            lines.append(f"  backup: {self.backup}")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        from ..display import pull_result_html
-
-        return pull_result_html(self)
+from .destination import destination_lock
+from .errors import StorageConfigError, StorageError, StoragePullError
+from .result import Progress, ProgressCallback, PullResult
+from .secrets import redact
 
 
 @runtime_checkable
@@ -114,29 +37,42 @@ class RunnerStorage(Protocol):
 def check_pull_interval(value: Any) -> int | float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise StorageConfigError(
-            f"Invalid pull_interval {value!r}: give a positive number of seconds, or None for a one-time sync."
+            f"Invalid pull_interval {value!r}: give a positive number of seconds, "
+            "or None for a one-time sync."
         )
     return value
 
 
+def has_control_characters(value: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
 def check_relative_name(value: str, what: str) -> str:
-    """Refuse a name or directory that would land outside its parent."""
+    """Refuse a name or directory that would land outside its parent, or that holds a newline or
+    another control character (it would become a second line of a git or manifest file)."""
+    if has_control_characters(value):
+        raise StorageConfigError(
+            f"Invalid {what} {value!r}: it must not contain a newline or other control character."
+        )
     path = Path(value)
     if path.is_absolute() or ".." in path.parts or value.startswith("~"):
         raise StorageConfigError(
-            f"Invalid {what} {value!r}: it must be a relative path without '..' so it stays inside the destination."
+            f"Invalid {what} {value!r}: it must be a relative path without '..' "
+            "so it stays inside the destination."
         )
     return value
 
 
 class StorageBase:
     """Shared machinery; subclasses set ``_name`` and implement ``_pull``, ``to_pull_step`` and
-    ``_identity``."""
+    ``_identity`` (and ``_secret_values`` when they hold secrets)."""
 
     _kind = "storage"
     _name: str
+    # Kinds that write into their destination pull under its lock (local storages do not write).
+    _writes_destination = True
 
     def __init__(self, pull_interval: int | float | None) -> None:
         self._pull_interval = check_pull_interval(pull_interval)
@@ -170,11 +106,26 @@ class StorageBase:
         return await asyncio.to_thread(self.pull, reset=reset, progress=progress)
 
     def pull(self, reset: bool = False, progress: ProgressCallback | None = None) -> PullResult:
-        """Pull now, synchronously; safe in a notebook cell whose event loop is running."""
+        """Pull now, synchronously; safe in a notebook cell whose event loop is running.
+
+        Whatever goes wrong leaves as a ``StorageError`` of one line without this storage's
+        secrets: an ``OSError`` names the path, a library's own error its type (SPEC §2.3).
+        """
         started = time.perf_counter()
-        result = self._pull(reset=reset, progress=progress)
+        try:
+            if self._writes_destination:
+                with destination_lock(self.destination):
+                    result = self._pull(reset=reset, progress=self._scrubbed(progress))
+            else:
+                result = self._pull(reset=reset, progress=self._scrubbed(progress))
+        except StorageError as error:
+            raise self._scrub(error) from None
+        except OSError as error:
+            raise self._scrub(self._file_system_error(error)) from None
+        except Exception as error:
+            raise self._scrub(self._unexpected_error(error)) from None
         result.duration = time.perf_counter() - started
-        return result
+        return result.finish()
 
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
         raise NotImplementedError
@@ -185,6 +136,53 @@ class StorageBase:
     def _identity(self) -> tuple:
         """What makes two storages of one kind equal (their configuration)."""
         raise NotImplementedError
+
+    def _secret_values(self) -> Iterable[str]:
+        """The secret texts this storage holds now (in every form they may take in a message)."""
+        return ()
+
+    # -- messages without secrets -------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """``text`` without URL userinfo and without this storage's secret values."""
+        return redact(text, self._secret_values())
+
+    def _scrub(self, error: StorageError) -> StorageError:
+        message = str(error)
+        clean = self.redact(message)
+        if clean == message:
+            return error
+        scrubbed = type(error).__new__(type(error))
+        StorageError.__init__(scrubbed, clean)
+        return scrubbed
+
+    def _scrubbed(self, progress: ProgressCallback | None) -> ProgressCallback | None:
+        """The user's progress callback, fed messages without secrets; a failing one is ignored
+        (a broken display must not break a pull)."""
+        if progress is None:
+            return None
+
+        def report(update: Progress) -> None:
+            if update.message:
+                update.message = self.redact(update.message)
+            with contextlib.suppress(Exception):  # the pull matters more than its display
+                progress(update)
+
+        return report
+
+    def _file_system_error(self, error: OSError) -> StoragePullError:
+        where = error.filename or self.destination
+        reason = error.strerror or type(error).__name__
+        return StoragePullError(
+            f"Pull of {self.name} failed at {where}: {reason} — check that the folder is "
+            "writable, has free space, and that the name is valid on this file system."
+        )
+
+    def _unexpected_error(self, error: Exception) -> StoragePullError:
+        text = " ".join(str(error).split())[:200] or "no message"
+        return StoragePullError(
+            f"Pull of {self.name} into {self.destination} failed: {type(error).__name__}: {text} "
+            "— pull again; pull(reset=True) starts afresh (with a backup)."
+        )
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -197,58 +195,3 @@ class StorageBase:
         from ..display import storage_html
 
         return storage_html(self)
-
-
-@contextmanager
-def destination_lock(destination: Path, timeout: float = 600) -> Iterator[None]:
-    """Serialise pulls of one destination across threads, storages and processes.
-
-    The lock file sits beside the destination (``.<name>.lock``). ``filelock`` uses ``flock``, which
-    the kernel releases when a process dies, so a stale lock never blocks forever.
-    """
-    from filelock import FileLock, Timeout
-
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(destination.parent / f".{destination.name}.lock"), thread_local=False)
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise StoragePullError(
-            f"Another pull of {destination} has held its lock for {timeout:.0f}s: wait for it or stop it."
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def backup_path(destination: Path) -> Path:
-    """``<name>.backup-YYYYmmdd-HHMMSS`` beside the destination, never an existing path."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = destination.parent / f"{destination.name}.backup-{stamp}"
-    counter = 2
-    while candidate.exists():
-        candidate = destination.parent / f"{destination.name}.backup-{stamp}-{counter}"
-        counter += 1
-    return candidate
-
-
-def move_to_backup(destination: Path) -> Path | None:
-    """Move the destination aside before a reset; nothing is deleted without a backup."""
-    if not destination.exists():
-        return None
-    target = backup_path(destination)
-    os.replace(destination, target)
-    return target
-
-
-def aside_name(path: Path) -> Path:
-    """A free name beside ``path`` for a user's file that an upstream file displaces:
-    ``notes.py`` → ``notes.local.py`` (then ``notes.local-2.py`` …)."""
-    stem, suffix = (path.stem, path.suffix) if path.suffix and path.stem else (path.name, "")
-    candidate = path.with_name(f"{stem}.local{suffix}")
-    counter = 2
-    while candidate.exists() or candidate.is_symlink():
-        candidate = path.with_name(f"{stem}.local-{counter}{suffix}")
-        counter += 1
-    return candidate

@@ -12,8 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .base import ProgressCallback, PullResult, StorageBase, destination_lock
+from .base import StorageBase
 from .errors import StorageConfigError, StoragePullError
+from .result import ProgressCallback, PullResult
 from .secrets import redact
 
 PULL_WITH_BLOCK_STEP = "prefect.deployments.steps.pull_with_block"
@@ -90,23 +91,17 @@ class BlockStorageAdapter(StorageBase):
         from ._sync import sync_remote
 
         destination = self.destination
-        with destination_lock(destination):
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(
-                tempfile.mkdtemp(prefix=f".{destination.name}.staging-", dir=destination.parent)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{destination.name}.staging-", dir=destination.parent)
+        )
+        try:
+            self._fetch_into(staging)
+            return sync_remote(
+                staging.as_uri(), {}, destination, name=self.name, reset=reset, progress=progress
             )
-            try:
-                self._fetch_into(staging)
-                return sync_remote(
-                    staging.as_uri(),
-                    {},
-                    destination,
-                    name=self.name,
-                    reset=reset,
-                    progress=progress,
-                )
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _fetch_into(self, staging: Path) -> None:
         try:

@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from .errors import StorageConfigError
-from .secrets import Secret, remember_secret_value
+from .secrets import Secret, secret_forms
 
 _TOKEN_KEYS = ("access_token", "token", "password")
 
@@ -47,8 +47,6 @@ def normalize_credentials(credentials: Any) -> tuple[str | None, str | Secret | 
         raise StorageConfigError(
             "If a username is provided, an access token or password must also be provided."
         )
-    if isinstance(token, str):
-        remember_secret_value(token)
     return username, token
 
 
@@ -60,9 +58,6 @@ def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user, has_password, password = userinfo.partition(":")
     user, password = unquote(user), unquote(password) if has_password else None
-    for value in (user, password):
-        if value:
-            remember_secret_value(value)
     return urlunsplit(parts._replace(netloc=hostport)), user or None, password
 
 
@@ -95,9 +90,18 @@ def basic_auth_header(pair: str) -> str:
     """``Authorization: Basic …`` for a pair; a bare token is sent as the user name."""
     if ":" not in pair:
         pair += ":"
-    encoded = base64.b64encode(pair.encode()).decode()
-    remember_secret_value(encoded)
-    return f"Authorization: Basic {encoded}"
+    return f"Authorization: Basic {_basic(pair)}"
+
+
+def _basic(pair: str) -> str:
+    return base64.b64encode(pair.encode()).decode()
+
+
+def credential_forms(pair: str, token: str) -> set[str]:
+    """Every text of these credentials a message could hold: the token, the pair, their
+    percent-encoded forms and the Basic-auth value."""
+    basic_pair = pair if ":" in pair else pair + ":"
+    return secret_forms(token) | secret_forms(pair) | {_basic(basic_pair), userinfo_for_url(pair)}
 
 
 def header_config_key(url: str) -> str:

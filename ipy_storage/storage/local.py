@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import ProgressCallback, PullResult, StorageBase
+from .base import StorageBase
 from .errors import SourceNotFoundError, StorageConfigError
+from .result import ProgressCallback, PullResult
 
 SET_WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
 
@@ -15,6 +16,7 @@ class LocalStorage(StorageBase):
     """A local directory; pulling only checks that it is there."""
 
     _kind = "local"
+    _writes_destination = False
 
     def __init__(self, path: str | Path, pull_interval: int | float | None = None) -> None:
         super().__init__(pull_interval)

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import ProgressCallback, PullResult, StorageBase, destination_lock
+from .base import StorageBase
 from .errors import StorageConfigError
+from .result import ProgressCallback, PullResult
 from .secrets import Secret, to_placeholders
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
@@ -114,15 +115,14 @@ class RemoteStorage(StorageBase):
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
         from ._sync import sync_remote
 
-        with destination_lock(self.destination):
-            return sync_remote(
-                self._url,
-                self._settings,
-                self.destination,
-                name=self.name,
-                reset=reset,
-                progress=progress,
-            )
+        return sync_remote(
+            self._url,
+            self._settings,
+            self.destination,
+            name=self.name,
+            reset=reset,
+            progress=progress,
+        )
 
     def to_pull_step(self) -> dict[str, Any]:
         """The ``pull_from_remote_storage`` step, secrets as Prefect placeholders."""

@@ -1,40 +1,44 @@
-"""Secrets that never show their value (SPEC §2.4) and the redaction every message goes through."""
+"""Secrets that never show their value (SPEC §2.4) and the redaction of messages: URL userinfo
+by structure, and the values of the secrets a message is about."""
 
 from __future__ import annotations
 
 import os
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from .errors import SecretNotFoundError, StorageConfigError
 
 _MASK = "********"
 _named: dict[str, Secret] = {}
-_known_values: set[str] = set()
 _lock = threading.Lock()
+# Shorter values are not masked: masking "ab" would garble every message and protect nothing.
+_SHORTEST_MASKED = 4
 
 ENV_PLACEHOLDER = re.compile(r"^\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 BLOCK_PLACEHOLDER = re.compile(r"^\{\{\s*prefect\.blocks\.secret\.([A-Za-z0-9_-]+)\s*\}\}$")
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+# scheme://userinfo@host: the userinfo runs to the last "@" before the path, query or fragment.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#@]*(?:@[^/\s?#@]*)*@")
 
 
-def remember_secret_value(value: str) -> None:
-    """Register a value so that ``redact`` removes it from any message (short values are skipped)."""
-    if value and len(value) >= 4:
-        with _lock:
-            _known_values.add(value)
-
-
-def redact(text: str) -> str:
-    """Remove known secret values and URL userinfo from ``text``."""
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without URL userinfo (found by URL structure, for every scheme) and without the
+    given secret values: the secrets of the storage being reported, never every value this
+    process has seen (a secret ``main`` must not mask the word everywhere)."""
     text = _USERINFO.sub(r"\g<scheme>", text)
-    with _lock:
-        values = sorted(_known_values, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, _MASK)
+    for value in sorted(
+        {v for v in secrets if v and len(v) >= _SHORTEST_MASKED}, key=len, reverse=True
+    ):
+        text = text.replace(value, _MASK)
     return text
+
+
+def secret_forms(value: str) -> set[str]:
+    """The ways a secret value can appear in a message: as it is and percent-encoded."""
+    return {value, quote(value, safe="")} if value else set()
 
 
 class Secret:
@@ -52,7 +56,6 @@ class Secret:
         self._value = value
         self.name = name
         self.env: str | None = None
-        remember_secret_value(value)
         if name:
             with _lock:
                 _named[name] = self
@@ -90,7 +93,6 @@ class Secret:
             raise StorageConfigError(
                 f"Environment variable {self.env} is not set: export it before pulling."
             )
-        remember_secret_value(value)
         return value
 
     def placeholder(self) -> str:

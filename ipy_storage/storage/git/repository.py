@@ -1,5 +1,5 @@
 """``GitRepository``: configuration, naming, credentials and pull step (SPEC §3.1, §4).
-The pulling itself lives in ``_git`` so that git stays behind one small module."""
+The pulling itself lives in the engine modules beside this one."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import ProgressCallback, PullResult, StorageBase, check_relative_name, destination_lock
-from .credentials import (
+from ..base import StorageBase, check_relative_name
+from ..credentials import (
     GitCredentials,
     basic_auth_header,
+    credential_forms,
     credential_pair,
     header_config_key,
     normalize_credentials,
     split_userinfo,
 )
-from .errors import StorageConfigError
-from .secrets import Secret
+from ..errors import StorageConfigError
+from ..result import ProgressCallback, PullResult
+from ..secrets import Secret
 
 GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
 _COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -179,10 +181,18 @@ class GitRepository(StorageBase):
 
     # -- pulling ---------------------------------------------------------------------------
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
-        from ._git import pull_repository
+        from .engine import pull_repository
 
-        with destination_lock(self.destination):
-            return pull_repository(self, self.destination, reset=reset, progress=progress)
+        return pull_repository(self, self.destination, reset=reset, progress=progress)
+
+    def _secret_values(self) -> set[str]:
+        if self._token is None:
+            return set()
+        try:
+            token = self._token.get() if isinstance(self._token, Secret) else self._token
+            return credential_forms(credential_pair(self._url, self._username, token), token)
+        except StorageConfigError:  # an unset environment variable: nothing to mask
+            return set()
 
     # -- Prefect ---------------------------------------------------------------------------
     def to_pull_step(self) -> dict[str, Any]:

@@ -42,18 +42,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from .base import Progress, ProgressCallback, PullResult, aside_name, move_to_backup
-from .errors import (
+from ..destination import aside_name, move_to_backup
+from ..errors import (
     AuthenticationError,
     DestinationConflictError,
     NetworkError,
     SourceNotFoundError,
     StoragePullError,
 )
-from .secrets import redact
+from ..result import Progress, ProgressCallback, PullResult
+from ..secrets import redact
 
 if TYPE_CHECKING:
-    from .git import GitRepository
+    from .repository import GitRepository
 
 UPSTREAM_REF = "refs/ipy-storage/upstream"
 FETCHED_REF = "refs/ipy-storage/fetched"

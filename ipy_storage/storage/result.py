@@ -1,0 +1,98 @@
+"""What a pull reports (SPEC §2.2): progress while it runs, a ``PullResult`` when it ends.
+
+Both engines (git and the fsspec mirror) fill the same ``PullResult`` in the same vocabulary of
+SPEC §5, and ``finish()`` gives every result one order, so reports and tests never depend on which
+engine produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Progress:
+    """One progress report: ``done`` of ``total`` units (files or objects) in ``stage``."""
+
+    stage: str
+    done: int = 0
+    total: int | None = None
+    bytes: int = 0
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+# (label, field, plain-text mark) of each list, in the order reports show them.
+CHANGE_LISTS = (
+    ("added", "added", "+"),
+    ("modified", "modified", "~"),
+    ("deleted", "deleted", "-"),
+    ("merged", "merged", "*"),
+    ("kept local", "kept_local", "="),
+)
+
+
+@dataclass
+class PullResult:
+    """What one pull changed in the destination. Paths are POSIX, relative to the destination.
+
+    ``kept_local``: the user's edits kept over upstream's (they conflicted); ``merged``: upstream's
+    changes merged into the user's edits (the file holds both); ``moved_aside``: the user's file →
+    the new name it was moved to when an upstream file took its place.
+    """
+
+    storage: str
+    destination: Path
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    kept_local: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    moved_aside: dict[str, str] = field(default_factory=dict)
+    revision: str | None = None
+    bytes_transferred: int = 0
+    duration: float = 0.0
+    backup: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.modified or self.deleted or self.merged or self.moved_aside)
+
+    def finish(self) -> PullResult:
+        """Sort every list and drop repeats (a path reported twice by two steps of a pull)."""
+        for _label, name, _mark in CHANGE_LISTS:
+            setattr(self, name, sorted(set(getattr(self, name))))
+        self.moved_aside = dict(sorted(self.moved_aside.items()))
+        return self
+
+    def summary(self) -> str:
+        """One line: what changed, for logs, status and plain-text reprs."""
+        parts = [
+            f"{len(getattr(self, name))} {label}"
+            for label, name, _mark in CHANGE_LISTS
+            if getattr(self, name)
+        ]
+        if self.moved_aside:
+            parts.append(f"{len(self.moved_aside)} moved aside")
+        text = ", ".join(parts) or "up to date"
+        if self.revision:
+            text += f" at {self.revision[:10]}"
+        return text
+
+    def __repr__(self) -> str:
+        head = f"PullResult({self.storage!r} → {self.destination}: {self.summary()}, "
+        lines = [head + f"{self.duration:.2f}s)"]
+        for _label, name, mark in CHANGE_LISTS:
+            lines.extend(f"  {mark} {path}" for path in getattr(self, name))
+        lines.extend(f"  > {src} → {dst}" for src, dst in self.moved_aside.items())
+        if self.backup:
+            lines.append(f"  backup: {self.backup}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from ..display import pull_result_html
+
+        return pull_result_html(self)
