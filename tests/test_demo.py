@@ -21,7 +21,7 @@ def test_demo_pulls_reports_and_prints_pull_steps_twice_in_a_row(tmp_path):
         run = _demo(tmp_path / "ws")
         assert run.returncode == 0, run.stderr
         assert "first pull" in run.stdout and "3 added" in run.stdout
-        assert "1 kept local" in run.stdout
+        assert "1 merged" in run.stdout
         assert "prefect.deployments.steps.git_clone:" in run.stdout
         assert "prefect.deployments.steps.pull_from_remote_storage:" in run.stdout
     hello = (tmp_path / "ws" / "demo-flows" / "flows" / "hello.py").read_text()

@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..base import StorageBase, check_relative_name
+from ..base import StorageBase, check_relative_name, has_control_characters
 from ..credentials import (
     GitCredentials,
     basic_auth_header,
@@ -21,10 +21,10 @@ from ..credentials import (
 from ..errors import StorageConfigError
 from ..result import ProgressCallback, PullResult
 from ..secrets import Secret
+from .source import GitSource
 
 GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
 _COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_UNSAFE_TRANSPORTS = ("ext::", "fd::")
 
 
 def _check_url(url: Any) -> str:
@@ -33,15 +33,21 @@ def _check_url(url: Any) -> str:
             "Invalid repository URL: give the URL or path of a git repository."
         )
     if url.startswith("-"):
-        raise StorageConfigError(f"Invalid repository URL {url!r}: it must not start with '-'.")
-    if url.lower().startswith(_UNSAFE_TRANSPORTS):
-        raise StorageConfigError(
-            "Invalid repository URL: the 'ext::' and 'fd::' transports can run commands; use https://, ssh or a path."
-        )
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise StorageConfigError("Invalid repository URL: it must not start with '-'.")
+    if any(ch.isspace() for ch in url) or has_control_characters(url):
         raise StorageConfigError(
             "Invalid repository URL: it must not contain spaces or control characters."
         )
+    from git import Git
+    from git.exc import UnsafeProtocolError
+
+    try:
+        Git.check_unsafe_protocols(url)  # <transport>::<address> helpers can run commands
+    except UnsafeProtocolError:
+        raise StorageConfigError(
+            "Invalid repository URL: transports written 'name::address' (such as 'ext::') can "
+            "run commands; use https://, ssh or a path."
+        ) from None
     return url
 
 
@@ -52,7 +58,7 @@ def _check_branch(branch: Any) -> str | None:
         raise StorageConfigError("Invalid branch: give a branch name such as 'main'.")
     if branch.startswith("-"):
         raise StorageConfigError("Branch names cannot start with '-'.")
-    if any(ch.isspace() or ord(ch) < 32 for ch in branch) or ".." in branch:
+    if any(ch.isspace() for ch in branch) or has_control_characters(branch) or ".." in branch:
         raise StorageConfigError(
             f"Invalid branch name {branch!r}: see `git check-ref-format --help`."
         )
@@ -87,6 +93,18 @@ def _check_directories(directories: Any) -> list[str] | None:
             )
         checked.append(check_relative_name(entry, "directory"))
     return checked
+
+
+def _without_password(url: str) -> str:
+    """Userinfo of a non-HTTP URL never stays in it: a password is dropped (git could not send
+    it as a header anyway); an ssh login name is kept, as ssh needs it."""
+    parts = urlsplit(url)
+    if "://" not in url or parts.scheme in ("http", "https") or "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    keep = f"{user}@" if user and parts.scheme in ("ssh", "git+ssh", "ssh+git") else ""
+    return parts._replace(netloc=keep + host).geturl()
 
 
 def default_name(url: str, branch: str | None) -> str:
@@ -126,7 +144,7 @@ class GitRepository(StorageBase):
             raise StorageConfigError(
                 "Cannot provide both a branch and a commit SHA. Please provide only one."
             )
-        self._url, url_user, url_password = split_userinfo(url)
+        self._url, url_user, url_password = split_userinfo(_without_password(url))
         self._url_had_credentials = bool(url_user or url_password)
         self._username, self._token = normalize_credentials(credentials)
         if self._token is None and self._url_had_credentials:
@@ -181,9 +199,25 @@ class GitRepository(StorageBase):
 
     # -- pulling ---------------------------------------------------------------------------
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
-        from .engine import pull_repository
+        from .pull import pull_checkout
 
-        return pull_repository(self, self.destination, reset=reset, progress=progress)
+        return pull_checkout(self._source(), self.destination, self.name, reset, progress)
+
+    def _source(self) -> GitSource:
+        """What the engine needs, frozen, with the credentials resolved for this pull."""
+        auth = self.auth_environment()
+        pairs = tuple(
+            (auth[f"GIT_CONFIG_KEY_{i}"], auth[f"GIT_CONFIG_VALUE_{i}"])
+            for i in range(int(auth.get("GIT_CONFIG_COUNT") or 0))
+        )
+        return GitSource(
+            url=self._url,
+            branch=self._branch,
+            commit_sha=self._commit_sha,
+            directories=tuple(self._directories) if self._directories else None,
+            include_submodules=self._include_submodules,
+            auth=pairs,
+        )
 
     def _secret_values(self) -> set[str]:
         if self._token is None:
