@@ -320,7 +320,9 @@ def test_reprs(storage, text):
         ("https://bitbucket.org/o/r.git", None, "x-token-auth:tok", "x-token-auth:tok"),
         ("https://bitbucket.org/o/r.git", "bob", "tok", "bob:tok"),
         ("https://bitbucket.example.com/scm/o/r.git", "bob", "tok", "bob:tok"),
-        ("https://bitbucket.example.com/scm/o/r.git", None, "bob:tok", "bob:tok"),
+        ("https://bitbucket.example.com/scm/o/r.git", None, "tok", "x-token-auth:tok"),
+        ("https://bitbucketserver.example.com/scm/o/r.git", None, "bob:tok", "bob:tok"),
+        ("https://bitbucketserver.example.com/scm/o/r.git", "bob", "tok", "bob:tok"),
         ("https://git.example.com/o/r.git", None, "tok", "tok"),
         ("http://127.0.0.1:8000/r.git", "bob", "tok", "bob:tok"),
     ],
@@ -331,7 +333,7 @@ def test_credential_pair_per_host(url, username, token, pair):
 
 def test_bitbucket_server_requires_username():
     with pytest.raises(StorageConfigError, match="needs a username"):
-        creds.credential_pair("https://bitbucket.example.com/scm/o/r.git", None, "tok")
+        creds.credential_pair("https://bitbucketserver.example.com/scm/o/r.git", None, "tok")
 
 
 @pytest.mark.parametrize(
@@ -537,23 +539,8 @@ def test_remote_destination(url, relative, tmp_path):
     ("kwargs", "message"),
     [
         ({"url": "not-a-url"}, "Invalid URL"),
-        ({"url": "nosuchproto://bucket/x"}, "Unknown protocol 'nosuchproto'"),
         ({"url": "s3://bucket/../x"}, "Invalid URL"),
         ({"url": "s3://AKIA:secretkey@bucket/x"}, "do not put credentials"),
-        ({"url": "s3://bucket/x", "key": "AKIAPLAIN"}, "Setting 'key' holds a secret"),
-        ({"url": "s3://bucket/x", "secret": "plain"}, "Setting 'secret'"),
-        ({"url": "s3://bucket/x", "token": "plain"}, "Setting 'token'"),
-        ({"url": "gcs://bucket/x", "password": "plain"}, "Setting 'password'"),
-        ({"url": "az://c/x", "account_key": "plain"}, "Setting 'account_key'"),
-        ({"url": "az://c/x", "sas_token": "plain"}, "Setting 'sas_token'"),
-        ({"url": "az://c/x", "client_secret": "plain"}, "Setting 'client_secret'"),
-        ({"url": "s3://bucket/x", "access_key": "plain"}, "Setting 'access_key'"),
-        ({"url": "s3://bucket/x", "secret_key": "plain"}, "Setting 'secret_key'"),
-        ({"url": "s3://bucket/x", "access_token": "plain"}, "Setting 'access_token'"),
-        (
-            {"url": "s3://bucket/x", "client_kwargs": {"aws_secret_access_key": "plain"}},
-            "Setting client_kwargs.'aws_secret_access_key'",
-        ),
         ({"url": "s3://bucket/x", "pull_interval": -1}, "Invalid pull_interval"),
     ],
 )
@@ -561,8 +548,59 @@ def test_remote_validation(kwargs, message):
     with pytest.raises(ValueError) as excinfo:
         RemoteStorage(**kwargs)
     assert message in str(excinfo.value)
-    assert "plain" not in str(excinfo.value).replace("plain text", "")
-    assert "use Secret" in str(excinfo.value) or "Setting" not in message
+    assert "secretkey" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "settings", "where"),
+    [
+        ("s3://bucket/x", {"key": "AKIAPLAINVALUE"}, "'key'"),
+        ("s3://bucket/x", {"secret": "plainvalue"}, "'secret'"),
+        ("s3://bucket/x", {"token": "plainvalue"}, "'token'"),
+        ("gcs://bucket/x", {"password": "plainvalue"}, "'password'"),
+        ("az://c/x", {"account_key": "plainvalue"}, "'account_key'"),
+        ("az://c/x", {"sas_token": "plainvalue"}, "'sas_token'"),
+        ("az://c/x", {"client_secret": "plainvalue"}, "'client_secret'"),
+        ("s3://bucket/x", {"access_key": "plainvalue"}, "'access_key'"),
+        ("s3://bucket/x", {"secret_key": "plainvalue"}, "'secret_key'"),
+        ("s3://bucket/x", {"access_token": "plainvalue"}, "'access_token'"),
+        (
+            "s3://bucket/x",
+            {"client_kwargs": {"aws_secret_access_key": "plainvalue"}},
+            "client_kwargs.'aws_secret_access_key'",
+        ),
+    ],
+)
+def test_plaintext_remote_secret_is_accepted_but_refused_in_the_pull_step(url, settings, where):
+    storage = RemoteStorage(url, **settings)  # a notebook user who only pulls needs no Secret
+    assert storage.settings == settings
+    with pytest.raises(ValueError, match="use Secret") as excinfo:
+        storage.to_pull_step()
+    assert f"Setting {where} holds a secret in plain text" in str(excinfo.value)
+    assert "plainvalue" not in str(excinfo.value) and "PLAIN" not in str(excinfo.value)
+    value = settings.get("client_kwargs", settings)
+    (value,) = value.values()
+    assert storage.redact(f"403 for {value}") == "403 for ********"
+
+
+def test_unknown_protocol_is_accepted_and_its_step_has_no_requires():
+    storage = RemoteStorage("nosuchproto://bucket/x", pull_interval=None)
+    assert storage.name == "bucket/x"
+    assert storage.to_pull_step() == {REMOTE_STEP: {"url": "nosuchproto://bucket/x"}}
+    assert from_pull_step(storage.to_pull_step()) == storage
+
+
+@pytest.mark.s3
+def test_plaintext_s3_settings_are_used_for_pulling(s3_bucket, s3_upload, s3_endpoint, tmp_path):
+    from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY
+
+    s3_upload(s3_bucket, {"flows/a.py": b"A\n"})
+    storage = RemoteStorage(
+        f"s3://{s3_bucket}/flows", key=ACCESS_KEY, secret=SECRET_KEY, endpoint_url=s3_endpoint
+    )
+    storage.set_base_path(tmp_path)
+    assert storage.pull().added == ["a.py"]
+    assert (tmp_path / s3_bucket / "flows" / "a.py").read_bytes() == b"A\n"
 
 
 @pytest.mark.parametrize(
@@ -873,11 +911,34 @@ def test_from_pull_step_accepts_prefect_yaml_mapping_and_ignores_reserved_keys()
             {
                 GIT_STEP: {
                     "repository": "https://h/r.git",
-                    "credentials": "{{ prefect.blocks.github-credentials.x }}",
+                    "credentials": "{{ prefect.blocks.github-credentials.never-used }}",
                 }
             },
-            "credentials blocks",
+            "Unknown block github-credentials/never-used: load it in this process first",
         ),
+        (
+            {
+                GIT_STEP: {
+                    "repository": "https://h/r.git",
+                    "access_token": "{{ $GH_TOKEN }}",
+                    "credentials": {"access_token": "{{ $GH_TOKEN }}"},
+                }
+            },
+            "Please provide either an access token or credentials but not both.",
+        ),
+        (
+            {GIT_STEP: {"repository": "https://h/r.git", "credentials": "just-a-token"}},
+            "'credentials' must be a mapping",
+        ),
+        (
+            {"prefect.deployments.steps.pull_with_block": {"block_type_slug": "s3"}},
+            "missing 'block_document_name'",
+        ),
+        (
+            {"prefect.deployments.steps.set_working_directory": {"directory": "/", "x": 1}},
+            "unknown argument(s) ['x']",
+        ),
+        ({REMOTE_STEP: {"key": "{{ $K }}"}}, "missing 'url'"),
         (
             {REMOTE_STEP: {"url": "s3://b/p", "key": "{{ prefect.variables.x }}"}},
             "Cannot resolve the template",
