@@ -294,6 +294,44 @@ def test_equality():
     assert a != RemoteStorage("memory://a/b")
 
 
+U = "https://github.com/o/r.git"
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (GitRepository(U, pull_interval=30), GitRepository(U)),
+        (GitRepository(U, pull_interval=None), GitRepository(U)),
+        (GitRepository(U, credentials={"access_token": "tok-a"}), GitRepository(U)),
+        (GitRepository(U, include_submodules=True), GitRepository(U)),
+        (GitRepository(U, directories=[]), GitRepository(U)),
+        (GitRepository(U, name="r"), GitRepository(U)),
+        (GitRepository(U, directories=["a", "b"]), GitRepository(U, directories=["a", "b"])),
+        (RemoteStorage("memory://a/b", pull_interval=5), RemoteStorage("memory://a/b")),
+        (RemoteStorage("memory://a/b", anon=True), RemoteStorage("memory://a/b", anon=True)),
+    ],
+)
+def test_equal_configurations(left, right):
+    """What Prefect's Runner de-duplicates with ``==``: never pull_interval (SPEC §3.1)."""
+    assert left == right and right == left
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (GitRepository(U, commit_sha="abcd123"), GitRepository(U)),
+        (GitRepository(U, commit_sha="abcd123"), GitRepository(U, commit_sha="abcd124")),
+        (GitRepository(U, directories=["a"]), GitRepository(U)),
+        (GitRepository(U, directories=["a"]), GitRepository(U, directories=["b"])),
+        (GitRepository(U, name="other"), GitRepository(U)),
+        (GitRepository(U, branch="dev"), GitRepository(U, branch="dev", name="r-dev-2")),
+        (RemoteStorage("memory://a/b", anon=True), RemoteStorage("memory://a/b")),
+    ],
+)
+def test_different_checkouts_are_unequal(left, right):
+    assert left != right
+
+
 @pytest.mark.parametrize(
     ("storage", "text"),
     [
@@ -303,6 +341,66 @@ def test_equality():
 )
 def test_reprs(storage, text):
     assert repr(storage) == text
+
+
+# -- scoped redaction, userinfo by structure (§2.3, §2.4) -------------------------------------
+def test_a_secret_word_is_masked_only_in_its_own_storages_messages(tmp_path):
+    secret = Secret("main", name="word-main")
+    owner = GitRepository("https://h.example/o/r.git", credentials={"access_token": secret})
+    other = LocalStorage(tmp_path / "main" / "missing")
+    with pytest.raises(SourceNotFoundError) as excinfo:
+        other.pull()
+    assert "/main/missing" in str(excinfo.value) and "****" not in str(excinfo.value)
+    assert owner.redact("the token main was refused") == "the token ******** was refused"
+    assert other.redact("check the branch main") == "check the branch main"
+
+
+def test_file_url_errors_stay_readable(tmp_path):
+    Secret("repo", name="word-repo")
+    url = (tmp_path / "x" / "repo.git").as_uri()
+    repo = GitRepository(url, credentials={"access_token": Secret("tok-unrelated-1")})
+    repo.set_base_path(tmp_path / "work")
+    with pytest.raises(StoragePullError) as excinfo:
+        repo.pull()
+    assert url in str(excinfo.value) and "****" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http", "ssh", "git+ssh", "ftps", "s3", "sftp"])
+def test_no_error_message_carries_userinfo(scheme):
+    url = f"{scheme}://alice:tok-SECRET-1@host.example/x.git"
+    error = StorageConfigError(f"settings are for remote (fsspec) storages; {url!r} is a kind.")
+    assert (
+        str(error)
+        == f"settings are for remote (fsspec) storages; '{scheme}://host.example/x.git' is a kind."
+    )
+    assert "tok-SECRET" not in str(StoragePullError(f"pull of {url} failed"))
+
+
+def test_workspace_configuration_error_has_no_userinfo():
+    from ipy_storage.workspaces import storage_from_source
+
+    with pytest.raises(StorageConfigError) as excinfo:
+        storage_from_source("https://alice:tok-SECRET-2@host.example/x.git", settings={"anon": 1})
+    assert "tok-SECRET" not in str(excinfo.value) and "alice" not in str(excinfo.value)
+    assert "'https://host.example/x.git'" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "clean"),
+    [
+        ("https://alice:tok-SECRET-3@host.example/x.git", "https://host.example/x.git"),
+        ("http://tok-SECRET-3@host.example/x.git", "http://host.example/x.git"),
+        ("ssh://alice:tok-SECRET-3@host.example/x.git", "ssh://alice@host.example/x.git"),
+        ("ftps://alice:tok-SECRET-3@host.example/x.git", "ftps://alice@host.example/x.git"),
+    ],
+)
+def test_userinfo_is_moved_out_of_every_git_url(url, clean):
+    repo = GitRepository(url)
+    assert repo.url == clean and "tok-SECRET" not in repr(repo)
+    with pytest.raises(ValueError, match="Please save your access token as a Secret") as excinfo:
+        repo.to_pull_step()
+    assert "tok-SECRET" not in str(excinfo.value)
+    assert repo.redact("git said tok-SECRET-3") == "git said ********"
 
 
 # -- credentials per host ----------------------------------------------------------------------
@@ -733,6 +831,24 @@ def test_block_names(block, kwargs, name):
     assert BlockStorageAdapter(block, **kwargs).name == name
 
 
+def test_two_adapters_of_one_block_are_one_storage():
+    """Prefect's Runner de-duplicates storages with ``==``: no random name suffix may split them."""
+    block = FakeBlock()
+    first, second = BlockStorageAdapter(block), BlockStorageAdapter(block, pull_interval=5)
+    assert first == second and first.destination == second.destination
+    assert first.name == "fake-block"
+    assert BlockStorageAdapter(FakeBlock()) != first
+    saved = FakeBlock(document_name="prod", slug="s3-bucket")
+    assert BlockStorageAdapter(saved).name == BlockStorageAdapter(saved).name == "s3-bucket-prod"
+
+
+def test_pull_with_block_step_gives_back_the_block_this_process_used():
+    block = FakeBlock(document_name="round-trip", slug="s3-bucket")
+    storage = BlockStorageAdapter(block)
+    again = from_pull_step(storage.to_pull_step())
+    assert again == storage and again.block is block
+
+
 def test_block_pull_step_forms():
     named = BlockStorageAdapter(FakeBlock(document_name="prod", slug="s3-bucket"))
     assert named.to_pull_step() == {
@@ -959,6 +1075,46 @@ def test_from_pull_step_errors_name_the_problem(step, message):
     with pytest.raises(ValueError) as excinfo:
         from_pull_step(step)
     assert message in str(excinfo.value)
+
+
+def test_git_clone_access_token_argument_as_in_prefects_docstring(monkeypatch):
+    step = {GIT_STEP: {"repository": U, "access_token": "{{ $IPY_GH_TOKEN }}"}}
+    repo = from_pull_step(step)
+    assert repo == GitRepository(U)
+    monkeypatch.setenv("IPY_GH_TOKEN", "tok-from-env")
+    header = repo.auth_environment()["GIT_CONFIG_VALUE_0"]
+    assert base64.b64decode(header.split()[-1]).decode() == "tok-from-env:"
+    assert repo.to_pull_step()[GIT_STEP]["credentials"] == {"access_token": "{{ $IPY_GH_TOKEN }}"}
+
+
+def test_git_clone_plain_access_token_pulls_but_is_refused_in_a_step():
+    repo = from_pull_step({GIT_STEP: {"repository": U, "access_token": "ghp-plain-value"}})
+    assert (
+        "ghp-plain-value"
+        in base64.b64decode(repo.auth_environment()["GIT_CONFIG_VALUE_0"].split()[-1]).decode()
+    )
+    with pytest.raises(ValueError, match="Please save your access token as a Secret"):
+        repo.to_pull_step()
+
+
+def test_every_git_clone_argument_is_understood():
+    step = {
+        GIT_STEP: {
+            "repository": U,
+            "branch": None,
+            "commit_sha": "abcd1234",
+            "include_submodules": True,
+            "access_token": None,
+            "credentials": None,
+            "directories": ["flows"],
+            "clone_directory_name": "checkout",
+        }
+    }
+    repo = from_pull_step(step)
+    assert repo == GitRepository(
+        U, commit_sha="abcd1234", include_submodules=True, directories=["flows"], name="checkout"
+    )
+    assert repo.include_submodules and repo.name == "checkout"
 
 
 def test_from_pull_step_names_the_offending_entry_in_a_list():
