@@ -403,6 +403,21 @@ def test_userinfo_is_moved_out_of_every_git_url(url, clean):
     assert repo.redact("git said tok-SECRET-3") == "git said ********"
 
 
+def test_a_failed_pull_leaves_no_userinfo_in_its_message_or_log_records(tmp_path, caplog):
+    """As the timer logs a failed pull (``exc_info``): neither the message nor the traceback
+    shows the userinfo the URL was given with."""
+    import logging
+
+    repo = GitRepository("https://alice:tok-SECRET-4@127.0.0.1:1/x.git")
+    repo.set_base_path(tmp_path)
+    with caplog.at_level(logging.DEBUG), pytest.raises(StoragePullError) as excinfo:
+        repo.pull()
+    logging.getLogger("ipy_storage").debug("failed: %s", excinfo.value, exc_info=excinfo.value)
+    texts = [str(excinfo.value)] + [caplog.text]
+    assert all("tok-SECRET" not in text and "alice" not in text for text in texts), texts
+    assert "https://127.0.0.1:1/x.git" in str(excinfo.value)
+
+
 # -- credentials per host ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("url", "username", "token", "pair"),
