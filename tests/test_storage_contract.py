@@ -1102,6 +1102,17 @@ def test_git_clone_access_token_argument_as_in_prefects_docstring(monkeypatch):
     assert repo.to_pull_step()[GIT_STEP]["credentials"] == {"access_token": "{{ $IPY_GH_TOKEN }}"}
 
 
+def test_git_clone_access_token_from_a_secret_block_placeholder():
+    """The exact form of Prefect's git_clone docstring; step → storage → step keeps the token's
+    placeholder (as ``credentials.access_token``, the form our steps use)."""
+    Secret("docstring-token-value", name="github-access-token")
+    token = "{{ prefect.blocks.secret.github-access-token }}"
+    repo = from_pull_step({GIT_STEP: {"repository": U, "access_token": token}})
+    header = repo.auth_environment()["GIT_CONFIG_VALUE_0"]
+    assert base64.b64decode(header.split()[-1]).decode() == "docstring-token-value:"
+    assert repo.to_pull_step()[GIT_STEP]["credentials"] == {"access_token": token}
+
+
 def test_git_clone_plain_access_token_pulls_but_is_refused_in_a_step():
     repo = from_pull_step({GIT_STEP: {"repository": U, "access_token": "ghp-plain-value"}})
     assert (
