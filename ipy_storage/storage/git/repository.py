@@ -10,11 +10,9 @@ from urllib.parse import urlsplit
 
 from ..base import StorageBase, check_relative_name, has_control_characters
 from ..credentials import (
+    GitAuth,
     GitCredentials,
-    basic_auth_header,
-    credential_forms,
-    credential_pair,
-    header_config_key,
+    header_environment,
     normalize_credentials,
     split_userinfo,
 )
@@ -95,18 +93,6 @@ def _check_directories(directories: Any) -> list[str] | None:
     return checked
 
 
-def _without_password(url: str) -> str:
-    """Userinfo of a non-HTTP URL never stays in it: a password is dropped (git could not send
-    it as a header anyway); an ssh login name is kept, as ssh needs it."""
-    parts = urlsplit(url)
-    if "://" not in url or parts.scheme in ("http", "https") or "@" not in parts.netloc:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    keep = f"{user}@" if user and parts.scheme in ("ssh", "git+ssh", "ssh+git") else ""
-    return parts._replace(netloc=keep + host).geturl()
-
-
 def default_name(url: str, branch: str | None) -> str:
     """Last URL path segment without ``.git``, plus ``-<branch>`` (``/`` → ``-``)."""
     path = (
@@ -129,7 +115,7 @@ class GitRepository(StorageBase):
     def __init__(
         self,
         url: str,
-        credentials: GitCredentials | dict | Secret | None = None,
+        credentials: GitCredentials | dict | Secret | Any | None = None,
         name: str | None = None,
         branch: str | None = None,
         commit_sha: str | None = None,
@@ -144,12 +130,11 @@ class GitRepository(StorageBase):
             raise StorageConfigError(
                 "Cannot provide both a branch and a commit SHA. Please provide only one."
             )
-        self._url, url_user, url_password = split_userinfo(_without_password(url))
-        self._url_had_credentials = bool(url_user or url_password)
-        self._username, self._token = normalize_credentials(credentials)
-        if self._token is None and self._url_had_credentials:
-            self._username, self._token = (
-                (url_user, url_password) if url_password else (None, url_user)
+        self._url, url_user, url_password = split_userinfo(url)
+        self._auth = normalize_credentials(credentials)
+        if self._auth is None and (url_user or url_password):
+            self._auth = (
+                GitAuth(url_user, url_password) if url_password else GitAuth(token=url_user)
             )
         self._branch = branch
         self._commit_sha = commit_sha
@@ -185,17 +170,12 @@ class GitRepository(StorageBase):
     def auth_environment(self) -> dict[str, str]:
         """git config through the environment that authenticates to this repository's host.
 
-        Empty for non-HTTP URLs and when there are no credentials. Resolves Secrets now.
+        Empty for non-HTTP URLs and when there are no credentials. Resolves Secrets and
+        credential blocks now.
         """
-        if self._token is None or urlsplit(self._url).scheme not in ("http", "https"):
+        if self._auth is None or urlsplit(self._url).scheme not in ("http", "https"):
             return {}
-        token = self._token.get() if isinstance(self._token, Secret) else self._token
-        pair = credential_pair(self._url, self._username, token)
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": header_config_key(self._url),
-            "GIT_CONFIG_VALUE_0": basic_auth_header(pair),
-        }
+        return header_environment(self._url, self._auth.pair(self._url))
 
     # -- pulling ---------------------------------------------------------------------------
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
@@ -220,13 +200,7 @@ class GitRepository(StorageBase):
         )
 
     def _secret_values(self) -> set[str]:
-        if self._token is None:
-            return set()
-        try:
-            token = self._token.get() if isinstance(self._token, Secret) else self._token
-            return credential_forms(credential_pair(self._url, self._username, token), token)
-        except StorageConfigError:  # an unset environment variable: nothing to mask
-            return set()
+        return self._auth.secret_values(self._url) if self._auth is not None else set()
 
     # -- Prefect ---------------------------------------------------------------------------
     def to_pull_step(self) -> dict[str, Any]:
@@ -240,32 +214,24 @@ class GitRepository(StorageBase):
             step["include_submodules"] = True
         if self._commit_sha:
             step["commit_sha"] = self._commit_sha
-        if self._token is not None:
+        if self._auth is not None:
             step["credentials"] = self._credentials_for_step()
         return {GIT_CLONE_STEP: step}
 
-    def _credentials_for_step(self) -> dict[str, str]:
-        if not isinstance(self._token, Secret):
-            raise StorageConfigError(
-                "Please save your access token as a Secret before converting this storage object to a pull step: "
-                "credentials={'access_token': Secret(value, name='my-token')} or Secret.from_env('VAR')."
-            )
-        credentials = {"username": self._username} if self._username else {}
-        credentials["access_token"] = self._token.placeholder()
-        return credentials
+    def _credentials_for_step(self) -> dict[str, str] | str:
+        """Placeholders only: a Secret's, a saved block's; a plain-text token is refused."""
+        return self._auth.for_step()
 
     # -- Python protocol -------------------------------------------------------------------
     def _identity(self) -> tuple:
+        """Prefect's ``url``, ``branch``, ``name`` plus ``commit_sha`` and ``directories`` (two
+        checkouts that differ there are different); never ``pull_interval`` (SPEC §3.1)."""
         return (
             self._url,
             self._branch,
-            self._commit_sha,
             self._name,
-            self._directories,
-            self._include_submodules,
-            self._username,
-            self._token,
-            self._pull_interval,
+            self._commit_sha,
+            tuple(self._directories or ()),
         )
 
     def __repr__(self) -> str:
