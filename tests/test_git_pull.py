@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -737,6 +738,60 @@ def test_upstream_folder_becomes_a_file_when_user_edited_inside(pulled):
     assert (dest / "pkg").read_text() == "now a file\n"
     assert result.moved_aside == {"pkg": "pkg.local"} and result.kept_local == []
     assert (dest / "pkg.local" / "mod.py").read_text() == "my edit\n"
+
+
+@pytest.mark.parametrize("upstream_change", ["changes F", "changes another file", "nothing"])
+def test_user_replaced_a_tracked_file_by_a_folder(pulled, upstream_change):
+    """§5: the user's folder is kept; it moves aside only when upstream's F needs the place."""
+    source, repo, dest = pulled
+    (dest / "g.py").unlink()
+    (dest / "g.py").mkdir()
+    (dest / "g.py" / "inside.txt").write_text("my work\n")
+    if upstream_change == "changes F":
+        source.commit({"g.py": "g2\n"})
+    elif upstream_change == "changes another file":
+        source.commit({"h.py": "h2\n"})
+    result = repo.pull()
+    if upstream_change == "changes F":
+        assert (dest / "g.py").read_text() == "g2\n"
+        assert result.moved_aside == {"g.py": "g.local.py"}
+        assert (dest / "g.local.py" / "inside.txt").read_text() == "my work\n"
+    else:
+        assert (dest / "g.py" / "inside.txt").read_text() == "my work\n"
+        assert result.moved_aside == {} and "g.py" not in result.added
+    assert repo.pull().moved_aside == {}  # and the next pull is quiet about it
+
+
+@pytest.mark.parametrize(
+    "upstream_change", ["changes the folder", "changes another file", "nothing"]
+)
+def test_user_replaced_a_tracked_folder_by_a_file(pulled, upstream_change):
+    source, repo, dest = pulled
+    shutil.rmtree(dest / "pkg")
+    (dest / "pkg").write_text("my file\n")
+    if upstream_change == "changes the folder":
+        source.commit({"pkg/mod.py": "m2\n"})
+    elif upstream_change == "changes another file":
+        source.commit({"h.py": "h2\n"})
+    result = repo.pull()
+    if upstream_change == "changes the folder":
+        assert (dest / "pkg" / "mod.py").read_text() == "m2\n"
+        assert result.moved_aside == {"pkg": "pkg.local"}
+        assert (dest / "pkg.local").read_text() == "my file\n"
+    else:
+        assert (dest / "pkg").read_text() == "my file\n"
+        assert result.moved_aside == {}
+
+
+def test_upstream_folder_becomes_a_file_with_user_edits_and_additions_inside(pulled):
+    source, repo, dest = pulled
+    (dest / "pkg" / "mod.py").write_text("my edit\n")
+    (dest / "pkg" / "mine.py").write_text("my module\n")
+    source.commit({"pkg": "now a file\n"}, delete=["pkg/mod.py"])
+    result = repo.pull()
+    assert (dest / "pkg").read_text() == "now a file\n"
+    assert result.moved_aside == {"pkg": "pkg.local"}
+    assert tree(dest / "pkg.local") == {"mod.py": "my edit\n", "mine.py": "my module\n"}
 
 
 def test_row8_untracked_and_ignored_files_are_untouched(pulled):

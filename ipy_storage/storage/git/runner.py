@@ -222,9 +222,10 @@ class GitRunner:
 
     @staticmethod
     def _stop(process: Any) -> None:
-        """Kill a command that is no longer waited for, and reap it."""
-        if process.proc is not None:
-            process.proc.kill()
+        """Kill a command no longer waited for — with its helpers (``git-remote-http`` holds
+        the pipes too), through GitPython's process-tree kill — and reap it."""
+        if process.proc is not None and process.proc.poll() is None:
+            git.cmd._kill_process(process.proc.pid)
         process._terminate()
 
     def failure(self, action: str, stderr: str, hint: str | None = None) -> StoragePullError:

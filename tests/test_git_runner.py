@@ -1,0 +1,103 @@
+"""git through GitPython (SPEC §3.1): nothing GitPython starts outlives a pull, its debug logging
+never carries a token, and an interrupt stops a pull at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from ipy_storage import GitRepository, Workspace
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def git_children() -> list[str]:
+    """Command lines of this process's live git child processes."""
+    me, found = str(os.getpid()), []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            program = os.path.basename(argv[0]).decode(errors="replace")
+            if fields[1] == me and fields[0] != "Z" and program.startswith(("git", "setpriv")):
+                found.append(b" ".join(argv).decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_fifty_timed_pulls_leave_no_git_process_and_no_open_descriptor(git_http_server, tmp_path):
+    source = git_http_server.create_repo({"a.py": "a\n"})
+    ws = Workspace(tmp_path)
+    repo = GitRepository(source.url, credentials=git_http_server.credentials(), pull_interval=0.01)
+    ws.add(repo, name="repo")
+    ws.pull("repo")  # imports and first-use caches settle before counting
+    before = open_descriptors()
+    pulls: list[object] = []
+    ws.add_listener(lambda name, status: status and pulls.append(status["last_pull"]))
+    ws.watch("repo")
+    try:
+        for version in range(3):  # some of the timed pulls bring changes
+            source.commit({"a.py": f"a{version}\n"})
+            time.sleep(0.2)
+        assert wait_until(lambda: len(set(pulls)) >= 50, timeout=60)
+    finally:
+        ws.unwatch()
+    assert ws.status("repo")["repo"]["last_error"] is None
+    assert wait_until(lambda: not git_children(), timeout=5), git_children()
+    assert open_descriptors() <= before
+    assert (repo.destination / "a.py").read_text() == "a2\n"
+
+
+def test_debug_logging_of_every_library_carries_no_token(git_http_server, tmp_path, caplog):
+    source = git_http_server.create_repo({"a.py": "a\n"})
+    repo = GitRepository(source.url, credentials=git_http_server.credentials())
+    repo.set_base_path(tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        repo.pull()
+        source.commit({"a.py": "a2\n"})
+        repo.pull()
+        bad = GitRepository(source.url, credentials={"access_token": "wrong-" + "x" * 20})
+        bad.set_base_path(tmp_path / "bad")
+        with pytest.raises(RuntimeError):
+            bad.pull()
+    records = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "Popen" in records  # GitPython's command log was captured
+    for secret in [*git_http_server.secret_forms(), "wrong-" + "x" * 20]:
+        assert secret not in records
+
+
+def test_an_interrupt_stops_a_pull_at_once_and_ends_its_git(git_http_server, tmp_path):
+    source = git_http_server.create_repo({"a.py": "a\n"})
+    repo = GitRepository(source.url, credentials=git_http_server.credentials())
+    repo.set_base_path(tmp_path)
+    git_http_server.set_delay(3)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            repo.pull()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        git_http_server.set_delay(None)
+    assert time.monotonic() - started < 1.5
+    assert wait_until(lambda: not git_children(), timeout=2), git_children()
+    assert repo.pull().added == ["a.py"]  # the next pull converges
