@@ -1180,3 +1180,21 @@ def test_import_is_lazy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"directories": ["flows\n/etc"]},
+        {"directories": ["flows\r"]},
+        {"directories": ["a\x00b"]},
+        {"name": "repo\nother"},
+        {"name": "tab\tname"},
+        {"branch": "main\nother"},
+        {"branch": "del\x7fete"},
+    ],
+)
+def test_git_repository_refuses_control_characters(options):
+    """A newline would become a second line of a sparse-checkout or state file."""
+    with pytest.raises(StorageConfigError, match="control character|Invalid branch"):
+        GitRepository("https://github.com/org/repo.git", **options)

@@ -10,10 +10,9 @@ the rule git uses for its index ("racy" entries).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..destination import read_json, write_json_atomic
@@ -34,19 +33,19 @@ def folders_of(paths: Iterable[str]) -> set[str]:
 
 def record(bookkeeping: Path, root: Path, folders: Iterable[str]) -> None:
     """Stat ``folders`` below ``root`` and keep their identity for the next pull."""
-    snapshot = {}
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            st = os.lstat(os.path.join(root, folder) if folder else root)
-            snapshot[folder] = [st.st_ino, st.st_ctime_ns]
+    kept, identities = [], []
+    for folder, st in _stats(root, sorted(folders)):
+        if st is not None:
+            kept.append(folder)
+            identities += [st.st_ino, st.st_ctime_ns]
     bookkeeping.mkdir(exist_ok=True)
-    write_json_atomic(bookkeeping / SNAPSHOT, snapshot)
+    write_json_atomic(bookkeeping / SNAPSHOT, {"folders": kept, "identities": identities})
 
 
 def recorded(bookkeeping: Path) -> set[str]:
     """The folders of the last recording (empty when there is none)."""
     snapshot = read_json(bookkeeping / SNAPSHOT)
-    return set(snapshot) if isinstance(snapshot, dict) else set()
+    return set(snapshot["folders"]) if _usable(snapshot) else set()
 
 
 def changed_folders(bookkeeping: Path, root: Path) -> list[str] | None:
@@ -58,18 +57,41 @@ def changed_folders(bookkeeping: Path, root: Path) -> list[str] | None:
     except OSError:
         return None
     snapshot = read_json(path)
-    if not isinstance(snapshot, dict):
+    if not _usable(snapshot):
         return None
+    identities = snapshot["identities"]
     changed = []
-    for folder, identity in snapshot.items():
-        try:
-            st = os.lstat(os.path.join(root, folder) if folder else root)
-        except OSError:
-            changed.append(folder)
-            continue
-        if [st.st_ino, st.st_ctime_ns] != identity or st.st_ctime_ns >= recorded_at:
+    for index, (folder, st) in enumerate(_stats(root, snapshot["folders"])):
+        if (
+            st is None
+            or st.st_ino != identities[2 * index]
+            or st.st_ctime_ns != identities[2 * index + 1]
+            or st.st_ctime_ns >= recorded_at
+        ):
             changed.append(folder)
     return changed
+
+
+def _stats(root: Path, folders: list[str]) -> Iterator[tuple[str, os.stat_result | None]]:
+    """lstat of each folder, relative to an open ``root`` (a pull may look at thousands)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for folder in folders:
+            try:
+                yield folder, os.lstat(folder or ".", dir_fd=fd)
+            except OSError:
+                yield folder, None
+    finally:
+        os.close(fd)
+
+
+def _usable(snapshot: object) -> bool:
+    return (
+        isinstance(snapshot, dict)
+        and isinstance(snapshot.get("folders"), list)
+        and isinstance(snapshot.get("identities"), list)
+        and len(snapshot["identities"]) == 2 * len(snapshot["folders"])
+    )
 
 
 def direct_children_pathspecs(folders: list[str]) -> list[str]:

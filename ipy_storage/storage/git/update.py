@@ -15,7 +15,7 @@ from .fetching import (
     has_commit,
     start_check,
 )
-from .layout import change_cone, update_submodules
+from .layout import change_cone, update_submodules, visible_files
 from .runner import GitRunner
 from .source import GitSource, normal_directories
 from .work_tree import apply_update, restore_deleted
@@ -43,9 +43,9 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
     if not upstream_moved and not cone_changed and not submodules_new:
         result.revision = old
         restore_deleted(runner, root, changed, result)
-        if checkout.state.get("ref") != source.ref or changed or journal:
+        if checkout.state.get("ref") != source.ref or changed != [] or journal:
             checkout.record(source, old)
-            tracked_dirs.record(checkout.bookkeeping, root, _folders(checkout, result))
+            tracked_dirs.record(checkout.bookkeeping, root, _folders(runner, checkout, result))
         return
     new = old
     if upstream_moved:
@@ -62,7 +62,7 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
     if source.include_submodules:
         update_submodules(runner, root)
     checkout.record(source, new)
-    tracked_dirs.record(checkout.bookkeeping, root, _folders(checkout, result))
+    tracked_dirs.record(checkout.bookkeeping, root, _folders(runner, checkout, result))
     if changed:
         restore_deleted(runner, root, changed, result)
     result.revision = new
@@ -135,8 +135,10 @@ def _symbolic_head(checkout: Checkout) -> str | None:
     return head[5:] if head.startswith("ref: ") else None
 
 
-def _folders(checkout: Checkout, result: PullResult) -> set[str]:
-    """The folders to watch from now on: those watched so far and those this pull wrote into."""
-    return tracked_dirs.recorded(checkout.bookkeeping) | tracked_dirs.folders_of(
-        result.added + result.modified + result.merged
-    )
+def _folders(runner: GitRunner, checkout: Checkout, result: PullResult) -> set[str]:
+    """The folders to watch from now on: those watched so far and those this pull wrote into;
+    without a recording, those of every pulled file."""
+    watched = tracked_dirs.recorded(checkout.bookkeeping)
+    if not watched:
+        return tracked_dirs.folders_of(visible_files(runner, checkout.root))
+    return watched | tracked_dirs.folders_of(result.added + result.modified + result.merged)
