@@ -21,9 +21,10 @@ import ipywidgets as widgets
 
 from .display import StorageCard, status_text
 from .storage.git import default_name
+from .storage.render import one_line
 from .storage.result import Progress
 from .storage.secrets import Secret
-from .workspaces import Workspace, one_line
+from .workspaces import Workspace
 from .workspaces import workspace as default_workspace
 
 _ERROR = "color:var(--jp-error-color1,#b32424)"
