@@ -267,20 +267,21 @@ def result_lists(result: PullResult) -> list[tuple[str, str, str, list[str]]]:
     ]
 
 
-def _path_list(mark: str, label: str, colour: str, items: list[str]) -> str:
+def _path_list(mark: str, label: str, colour: str, items: list[str], unfolded: bool) -> str:
     shown = "".join(f"<li><code>{html.escape(item)}</code></li>" for item in items[:LIST_LIMIT])
     more = len(items) - LIST_LIMIT
     rest = f"<li style='{MUTED}'>… and {more} more</li>" if more > 0 else ""
     return (
-        f"<details><summary style='cursor:pointer'><span style='color:{colour}'>{mark} "
+        f"<details{' open' if unfolded else ''}><summary style='cursor:pointer'>"
+        f"<span style='color:{colour}'>{mark} "
         f"{len(items)} {html.escape(_EXPLAINED.get(label, label))}</span></summary>"
         f"<ul style='margin:0;padding-left:2em'>{shown}{rest}</ul></details>"
     )
 
 
-def result_body_html(result: PullResult) -> str:
-    """The collapsible file lists and the backup line of one result."""
-    lists = "".join(_path_list(*entry) for entry in result_lists(result))
+def result_body_html(result: PullResult, unfolded: bool = False) -> str:
+    """The collapsible file lists (folded unless ``unfolded``) and the backup line of a result."""
+    lists = "".join(_path_list(*entry, unfolded) for entry in result_lists(result))
     backup = (
         f"<div style='{MUTED}'>backup: <code>{html.escape(relative_destination(result.backup))}"
         "</code></div>"
