@@ -183,18 +183,27 @@ class PullReport(list):
     def failed(self) -> list[str]:
         return [outcome.name for outcome in self.outcomes if outcome.error is not None]
 
-    def text(self) -> str:
+    def text(self, legend: bool = True) -> str:
+        """A table of outcomes, then (``legend``) what the marks before paths mean."""
         rows = []
         for outcome in self.outcomes:
-            if outcome.result is None:
-                rows.append((outcome.name, f"failed: {outcome.error}"))
+            result = outcome.result
+            if result is None:
+                rows.append((outcome.name, "", f"failed: {outcome.error}"))
                 continue
-            rows.append((outcome.name, outcome.result.summary()))
-            rows += [("", line) for line in result_lines(outcome.result)]
-        footer = f"\n{LEGEND}" if any(o.result and o.result.changed for o in self.outcomes) else ""
-        return text_table(("storage", "outcome"), rows) + footer
+            rows.append((outcome.name, relative_destination(result.destination), result.summary()))
+            rows += [("", "", line) for line in result_lines(result, indent="")]
+        if not rows:
+            return "No storages to pull: %storage add SOURCE"
+        changed = any(o.result and o.result.changed for o in self.outcomes)
+        footer = f"\n{LEGEND}" if legend and changed else ""
+        return text_table(("storage", "destination", "outcome"), rows) + footer
 
     def _repr_html_(self) -> str:
+        if not self.outcomes:
+            return (
+                f"<div style='{MUTED}'>No storages to pull: <code>%storage add SOURCE</code></div>"
+            )
         rows = []
         for outcome in self.outcomes:
             result = outcome.result

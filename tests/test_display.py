@@ -253,9 +253,11 @@ def test_a_pull_report_shows_every_outcome_under_workspace_names(tmp_path, monke
     )
     assert list(report) == [result] and report.failed == ["data-copy"]
     text = pretty(report)
-    assert text.splitlines()[0].split() == ["storage", "outcome"]
-    assert "data-copy  failed: Pull of x failed: <boom>" in text and "* both.py" in text
+    assert text.splitlines()[0].split() == ["storage", "destination", "outcome"]
+    assert text.splitlines()[1].split()[:3] == ["data", "code", "1"]
+    assert "data-copy               failed: Pull of x failed: <boom>" in text and "* both.py" in text
     assert LEGEND in text
+    assert "No storages to pull" in pretty(PullReport([])) + PullReport([])._repr_html_()
     html = report._repr_html_()
     assert "<b>data</b>" in html and "<b>data-copy</b>" in html
     assert "failed: Pull of x failed: &lt;boom&gt;" in html and "1 merged" in html

@@ -42,7 +42,12 @@ _EXPLAINED = {
     "kept local": "kept local (your version won over upstream's)",
     "moved aside": "moved aside (your file, renamed for upstream's)",
 }
-LEGEND = "  ".join(f"{mark} {_EXPLAINED.get(label, label)}" for mark, label, _ in MARKS)
+_SHORT_MEANING = {
+    "merged": "merged (yours + upstream's)",
+    "kept local": "kept local (yours won)",
+    "moved aside": "moved aside (yours, renamed)",
+}
+LEGEND = "  ".join(f"{mark} {_SHORT_MEANING.get(label, label)}" for mark, label, _ in MARKS)
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 3, 4, 4, 60, 60
 
