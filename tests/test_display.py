@@ -255,7 +255,9 @@ def test_a_pull_report_shows_every_outcome_under_workspace_names(tmp_path, monke
     text = pretty(report)
     assert text.splitlines()[0].split() == ["storage", "destination", "outcome"]
     assert text.splitlines()[1].split()[:3] == ["data", "code", "1"]
-    assert "data-copy               failed: Pull of x failed: <boom>" in text and "* both.py" in text
+    assert (
+        "data-copy               failed: Pull of x failed: <boom>" in text and "* both.py" in text
+    )
     assert LEGEND in text
     assert "No storages to pull" in pretty(PullReport([])) + PullReport([])._repr_html_()
     html = report._repr_html_()

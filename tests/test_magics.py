@@ -435,8 +435,8 @@ def test_a_multi_pull_pulls_everything_shows_one_table_then_names_the_failures(
     )
     table = [line.split() for line in shown[:-1]]
     assert table[0] == ["storage", "destination", "outcome"]
-    assert ["data", "ws/data", "1", "added"] == table[1][:4] and table[2] == ["+", "a.py"]
-    assert ["data-copy", "ws/data-copy", "1", "added"] == table[3][:4]
+    assert table[1][:4] == ["data", "ws/data", "1", "added"] and table[2] == ["+", "a.py"]
+    assert table[3][:4] == ["data-copy", "ws/data-copy", "1", "added"]
     assert table[5][:4] == ["broken", "failed:", "Local", "path"]
     workspace = ip.find_line_magic("storage").__self__.workspace
     assert (workspace["data-copy"].destination / "a.py").exists()
