@@ -102,14 +102,29 @@ def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     )
 
 
-def html_table(header: tuple[str, ...], rows: list[tuple[str, ...]], css_class: str) -> str:
-    """``rows`` of HTML cells (already escaped) under an escaped header."""
-    head = "".join(f"<th style='{CELL}'>{html.escape(c)}</th>" for c in header)
+def html_table(
+    header: tuple[str, ...], rows: list[tuple[str, ...]], css_class: str, nowrap: tuple[int, ...]
+) -> str:
+    """``rows`` of HTML cells (already escaped) under an escaped header; the ``nowrap`` columns
+    (short words: names, kinds) never break."""
+    styles = [f"{CELL};white-space:nowrap" if i in nowrap else CELL for i in range(len(header))]
+    line = "border-bottom:1px solid var(--jp-border-color2,#ccc)"
+    head = "".join(
+        f"<th style='{style};{line}'>{html.escape(c)}</th>"
+        for style, c in zip(styles, header, strict=True)
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td style='{CELL}'>{cell}</td>" for cell in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td style='{style}'>{cell}</td>" for style, cell in zip(styles, row, strict=True)
+        )
+        + "</tr>"
         for row in rows
     )
-    return f"<table class='{css_class}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f"<table class='{css_class}' style='border-collapse:collapse;line-height:1.4'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 class StorageTable:
@@ -127,7 +142,7 @@ class StorageTable:
         if not self.rows:
             return f"<div style='{MUTED}'>No storages yet: <code>%storage add SOURCE</code></div>"
         cells = [tuple(html.escape(row[c]) for c in _COLUMNS) for row in self.rows]
-        return html_table(_COLUMNS, cells, "ipy-storage-table")
+        return html_table(_COLUMNS, cells, "ipy-storage-table", nowrap=(0, 1, 4))
 
     _repr_html_ = html
 
@@ -214,7 +229,9 @@ class PullReport(list):
                 cell = f"{html.escape(result.summary())} {timing}{result_body_html(result)}"
             where = relative_destination(result.destination) if result else ""
             rows.append((f"<b>{html.escape(outcome.name)}</b>", html.escape(where), cell))
-        table = html_table(("storage", "destination", "outcome"), rows, "ipy-storage-report")
+        table = html_table(
+            ("storage", "destination", "outcome"), rows, "ipy-storage-report", nowrap=(0,)
+        )
         return f"<div class='ipy-storage-result' style='{CARD_STYLE}'>{table}</div>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

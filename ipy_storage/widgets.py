@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -25,8 +26,15 @@ from .sources import YEAR, settings_from_text
 from .storage.errors import StorageConfigError
 from .storage.factory import classify_source
 from .storage.git import GitRepository, default_name
+from .storage.local import LocalStorage
 from .storage.remote import RemoteStorage
-from .storage.render import card_html, one_line, result_body_html, status_text
+from .storage.render import (
+    card_html,
+    one_line,
+    relative_destination,
+    result_body_html,
+    status_text,
+)
 from .storage.result import Progress, PullResult
 from .storage.secrets import Secret
 from .workspaces import Workspace
@@ -51,6 +59,13 @@ def _kind(source: str) -> type | None:
         return None
 
 
+def _is_folder(source: str) -> bool:
+    try:
+        return Path(classify_source(source.strip())[1]).expanduser().is_dir()
+    except (StorageConfigError, RuntimeError, OSError):
+        return False
+
+
 def _field(kind: type, description: str, width: str, **options: Any) -> widgets.Widget:
     return kind(description=description, style=_LABEL_WIDTH, layout={"width": width}, **options)
 
@@ -70,9 +85,7 @@ class StorageForm(widgets.VBox):
             tooltip="seconds between timed pulls (Watch); 0 = no timer",
         )  # fmt: skip
         self.branch = _field(widgets.Text, "Branch", "22em", placeholder="default branch")
-        self.directories = _field(
-            widgets.Text, "Folders", "22em", placeholder="a, b (comma-separated; all when empty)"
-        )
+        self.directories = _field(widgets.Text, "Folders", "22em", placeholder="a, b (empty: all)")
         self.username = _field(widgets.Text, "User", "22em", placeholder="optional")
         self.token = _field(widgets.Password, "Token", "22em", placeholder="kept as a Secret")
         self.options = _field(
@@ -81,7 +94,7 @@ class StorageForm(widgets.VBox):
         )  # fmt: skip
         self.secret_options = _field(
             widgets.Text, "Secrets", "44em",
-            placeholder="KEY=ENV_VAR, … read at pull time (e.g. key=AWS_KEY, secret=AWS_SECRET)",
+            placeholder="KEY=ENV_VAR, … (e.g. key=AWS_KEY, secret=AWS_SECRET): read at pull time",
         )  # fmt: skip
         self.add_button = widgets.Button(description="Add", button_style="primary", icon="plus")
         self.pull_button = widgets.Button(description="Pull", icon="download")
@@ -89,9 +102,10 @@ class StorageForm(widgets.VBox):
         self.remove_button = widgets.Button(description="Remove", icon="trash")
         self.storages = _field(widgets.Dropdown, "Storage", "22em", options=list(self.workspace))
         self.status = widgets.HTML(layout={"margin": "4px 0"})
-        self.progress = widgets.FloatProgress(
-            value=0.0, min=0.0, max=1.0, layout={"width": "44em", "visibility": "hidden"}
+        self.progress = _field(
+            widgets.FloatProgress, "Progress", "44em", value=0.0, min=0.0, max=1.0
         )
+        self.progress.layout.display = "none"  # shown once a pull reports how much there is
         self.output = widgets.Output(layout={"max_height": "8em", "overflow": "auto"})
         self.details = widgets.HTML()
         self._git_fields = (self.branch, self.directories, self.username, self.token)
@@ -104,7 +118,7 @@ class StorageForm(widgets.VBox):
         self._lock = threading.Lock()
         super().__init__(
             children=[
-                widgets.HBox([self.source, self.kind]),
+                widgets.HBox([self.source, self.kind], layout={"align_items": "center"}),
                 widgets.HBox([self.name, self.interval, self.add_button]),
                 widgets.HBox([self.branch, self.directories]),
                 widgets.HBox([self.username, self.token]),
@@ -151,6 +165,8 @@ class StorageForm(widgets.VBox):
         for field in self._remote_fields:
             field.layout.display = None if kind is RemoteStorage else "none"
         label = _KIND_LABELS.get(kind, "local folder") if kind else ""
+        if kind is LocalStorage and not _is_folder(self.source.value):
+            label = "local folder (not found here)"
         self.kind.value = f"<span style='color:var(--jp-content-font-color2,#666)'>{label}</span>"
 
     def _source_options(self, kind: type | None, token: str, name: str | None) -> dict[str, Any]:
@@ -185,8 +201,9 @@ class StorageForm(widgets.VBox):
             storage = self.workspace.add(source, name=name, **options)
             added = self.workspace.name_of(storage)
             self._refresh_names(select=added)
-            self._set_status(f"Added {added} → {storage.destination}. Press Pull to pull it.")
-            self._log(f"added {added} → {storage.destination}")
+            where = relative_destination(storage.destination)
+            self._set_status(f"Added {added} → {where}. Press Pull to pull it.")
+            self._log(f"added {added} → {where}")
 
     def _on_pull(self, _button: Any = None) -> None:
         with self._reporting():
@@ -197,7 +214,7 @@ class StorageForm(widgets.VBox):
                 self._set_busy(True)
                 self._set_status(f"Pulling {name}…")
                 self._progress_shown = 0.0
-                self.progress.value, self.progress.layout.visibility = 0.0, "visible"
+                self.progress.value = 0.0
                 self._worker = threading.Thread(
                     target=self._pull, args=(name,), name=f"ipy-storage-form:{name}", daemon=True
                 )
@@ -253,7 +270,8 @@ class StorageForm(widgets.VBox):
 
     def _show_result(self, name: str, result: PullResult) -> None:
         headline = html.escape(f"{name}: {result.summary()} ({result.duration:.2f}s)")
-        self.status.value = f"<b>{headline}</b>{result_body_html(result, unfolded=True)}"
+        body = result_body_html(result, unfolded=True)
+        self.status.value = f"<div style='line-height:1.4'><b>{headline}</b>{body}</div>"
 
     def _set_status(self, text: str) -> None:
         self.status.value = html.escape(text)
@@ -270,21 +288,23 @@ class StorageForm(widgets.VBox):
         total = progress.total or 0
         if total:
             self.progress.max, self.progress.value = float(total), float(min(progress.done, total))
+            self.progress.layout.display = None
         share = f" {100 * min(progress.done, total) // total} %" if total else ""
         self._set_status(f"Pulling {name}…{share}")
 
     def _reset_progress(self) -> None:
-        self.progress.value, self.progress.layout.visibility = 0.0, "hidden"
+        self.progress.value, self.progress.layout.display = 0.0, "none"
 
     def _log(self, text: str) -> None:
-        """One line on top of the log: the newest is always the one in view."""
-        line = {
-            "output_type": "stream",
-            "name": "stdout",
-            "text": f"{datetime.now():%H:%M:%S} {text}\n",
-        }
+        """One line on top of the log: the newest is always the one in view. A line that says
+        what the one before said (a timer's "up to date") replaces it, with the new time."""
+        stamped = f"{datetime.now():%H:%M:%S} {text}\n"
+        line = {"output_type": "stream", "name": "stdout", "text": stamped}
         with self._lock:
-            self.output.outputs = (line, *self.output.outputs[: _LOG_LINES - 1])
+            older = self.output.outputs
+            if older and older[0].get("text", "")[9:] == stamped[9:]:
+                older = older[1:]
+            self.output.outputs = (line, *older[: _LOG_LINES - 1])
 
     def _selected(self) -> str:
         name = self.storages.value

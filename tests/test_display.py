@@ -235,14 +235,14 @@ def test_a_card_marks_configured_credentials_and_never_shows_them(ws, monkeypatc
     )
     public = ws.add(GitRepository("https://example.com/org/c.git"))
     env_card, plain_card = repr(card(ws, "a")), repr(card(ws, "b"))
-    assert "credentials: set, from $CARD_TOKEN" in env_card
+    assert "credentials: set, from environment variable $CARD_TOKEN" in env_card
     assert "credentials: set (plain text, so no pull step)" in plain_card
     assert "credentials" not in repr(card(ws, "c"))
     shown = (
         env_card + plain_card + from_env._repr_html_() + plain._repr_html_() + public._repr_html_()
     )
     assert "card-token-value" not in shown and "plain-value" not in shown
-    assert "set, from $CARD_TOKEN" in from_env._repr_html_()
+    assert "set, from environment variable $CARD_TOKEN" in from_env._repr_html_()
 
 
 def test_a_pull_report_shows_every_outcome_under_workspace_names(tmp_path, monkeypatch):

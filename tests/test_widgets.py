@@ -73,7 +73,8 @@ def test_the_form_has_the_contract_attributes(ws):
         ("/srv/repos/flows.git", set(GIT_FIELDS), "git repository"),
         ("s3://bucket/data", set(REMOTE_FIELDS), "remote (fsspec)"),
         ("memory://bucket/data", set(REMOTE_FIELDS), "remote (fsspec)"),
-        ("some/folder", set(), "local folder"),
+        ("some/folder", set(), "local folder (not found here)"),
+        (".", set(), "local folder<"),
         ("http://[::1", set(), ""),
     ],
 )
@@ -106,7 +107,7 @@ def test_add_pull_watch_remove(ws, make_repo):
     assert form.wait(30)
     assert (storage.destination / "flows" / "a.py").exists()
     assert "flows: 1 added" in form.status.value and "<code>flows/a.py</code>" in form.status.value
-    assert form.progress.value == 0 and form.progress.layout.visibility == "hidden"
+    assert form.progress.value == 0 and form.progress.layout.display == "none"
     assert not any(button.disabled for button in form._buttons)
 
     form.watch_button.click()
@@ -136,7 +137,6 @@ def test_a_pull_runs_on_a_worker_thread_with_the_buttons_disabled(ws, git_http_s
     assert time.perf_counter() - started < 0.3  # the cell (kernel) is free at once
     assert form.status.value.startswith("Pulling ")
     assert all(button.disabled for button in form._buttons)
-    assert form.progress.layout.visibility == "visible"
     form.pull_button.click()  # a second click while it runs (a disabled button, from code)
     assert "A pull is running" in form.status.value
     assert form.wait(60)
@@ -149,6 +149,7 @@ def test_progress_reads_as_a_share_of_the_work(ws):
     form = StorageForm(ws)
     form._on_progress("big", Progress("receiving", done=2, total=5))
     assert form.status.value == "Pulling big… 40 %" and form.progress.value == 2
+    assert form.progress.layout.display is None  # shown once it knows how much there is
     form._progress_shown = 0
     form._on_progress("big", Progress("listing"))
     assert form.status.value == "Pulling big…"
@@ -252,6 +253,9 @@ def test_the_newest_log_line_is_the_one_in_view(ws, tmp_path):
         form._log(f"line {index}")
     lines = logged(form)
     assert lines[0].endswith("line 59\n") and len(lines) == 50
+    form._log("flows: up to date")
+    form._log("flows: up to date")  # a timer with nothing new does not push history out
+    assert [line[9:] for line in logged(form)[:2]] == ["flows: up to date\n", "line 59\n"]
     form.close()
 
 

@@ -25,11 +25,11 @@ from .secrets import redact
 
 CARD_STYLE = (
     "border:1px solid var(--jp-border-color2,#ccc);border-radius:4px;padding:6px 10px;"
-    "margin:2px 0;font-size:var(--jp-content-font-size1,13px);max-width:60em;"
+    "margin:2px 0;font-size:var(--jp-content-font-size1,13px);max-width:60em;line-height:1.4;"
     "color:var(--jp-content-font-color1,inherit)"
 )
 MUTED = "color:var(--jp-content-font-color2,#666)"
-CELL = "text-align:left;padding:1px 8px 1px 0;vertical-align:top"
+CELL = "text-align:left;padding:2px 12px 2px 0;vertical-align:top;background:none"
 LIST_LIMIT = 20
 _COLOURS = {"added": "#2a7d2a", "modified": "#b36b00", "deleted": "#c43c3c", "merged": "#8a5cc4"}
 # (mark, label, colour) of every list a pull reports, in the order reports show them.
@@ -180,12 +180,21 @@ def _placeholders(value: Any) -> list[str]:
     return [value.strip("{} ")] if isinstance(value, str) and value.startswith("{{") else []
 
 
+def _where(placeholder: str) -> str:
+    """A pull-step placeholder in words: where the secret comes from."""
+    if placeholder.startswith("$"):
+        return f"environment variable {placeholder}"
+    block = placeholder.removeprefix("prefect.blocks.")
+    kind, _, name = block.rpartition(".")
+    return f"Secret block '{name}'" if kind == "secret" else f"{kind} block '{name}'"
+
+
 def credentials_text(storage: Any, step: dict | None) -> str | None:
     """Whether the storage is configured with a token or other secret, and where it comes from
     (an environment variable, a Secret block); never the secret itself."""
     sources = sorted(set(_placeholders(step)))
     if sources:
-        return "set, from " + ", ".join(sources)
+        return "set, from " + ", ".join(_where(text) for text in sources)
     secret_values = getattr(storage, "_secret_values", lambda: ())
     return "set (plain text, so no pull step)" if secret_values() else None
 
@@ -210,7 +219,8 @@ def card_rows(
 
 def table_html(rows: list[tuple[str, str]]) -> str:
     cells = "".join(
-        f"<tr><th style='{CELL};{MUTED};font-weight:normal'>{html.escape(label)}</th>"
+        f"<tr style='background:none'><th style='{CELL};{MUTED};font-weight:normal'>"
+        f"{html.escape(label)}</th>"
         f"<td style='{CELL}'>{html.escape(value)}</td></tr>"
         for label, value in rows
     )
