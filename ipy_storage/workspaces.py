@@ -69,11 +69,16 @@ class _Entry:
 
 @dataclass
 class PullOutcome:
-    """How one storage's pull of a multi-pull ended: its result, or its one-line error."""
+    """How one storage's pull of a multi-pull ended: its result, or its error."""
 
     name: str
     result: PullResult | None = None
-    error: str | None = None
+    exception: StorageError | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The error as one line, without secrets."""
+        return one_line(self.exception) if self.exception is not None else None
 
 
 class Workspace:
@@ -212,25 +217,17 @@ class Workspace:
         (``pull_each`` reports every outcome instead)."""
         if len(names) == 1:
             return self._pull_one(names[0], reset=reset, progress=progress)
-        errors: list[StorageError] = []
-        results = [
-            outcome.result
-            for outcome in self.pull_each(*names, reset=reset, progress=progress, errors=errors)
-            if outcome.result is not None
-        ]
-        if errors:
-            raise errors[0]
-        return results
+        outcomes = self.pull_each(*names, reset=reset, progress=progress)
+        failed = [outcome.exception for outcome in outcomes if outcome.exception is not None]
+        if failed:
+            raise failed[0]
+        return [outcome.result for outcome in outcomes]
 
     def pull_each(
-        self,
-        *names: str,
-        reset: bool = False,
-        progress: ProgressCallback | None = None,
-        errors: list[StorageError] | None = None,
+        self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
     ) -> list[PullOutcome]:
         """Pull every named storage (all when none is named), whatever fails, and say how each
-        ended; the errors themselves are appended to ``errors`` when given."""
+        ended."""
         targets = list(names) or list(self._entries)
         for name in targets:
             self._entry(name)
@@ -239,9 +236,7 @@ class Workspace:
             try:
                 outcomes.append(PullOutcome(name, self._pull_one(name, reset, progress)))
             except StorageError as error:
-                outcomes.append(PullOutcome(name, error=one_line(error)))
-                if errors is not None:
-                    errors.append(error)
+                outcomes.append(PullOutcome(name, exception=error))
         return outcomes
 
     def _pull_one(

@@ -26,6 +26,7 @@ from ipy_storage.display import (
     step_html,
     storage_table,
 )
+from ipy_storage.storage.errors import StoragePullError
 from ipy_storage.storage.render import LEGEND, short
 from ipy_storage.workspaces import PullOutcome
 
@@ -249,7 +250,10 @@ def test_a_pull_report_shows_every_outcome_under_workspace_names(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     result = _every_list_result(tmp_path)
     report = PullReport(
-        [PullOutcome("data", result), PullOutcome("data-copy", error="Pull of x failed: <boom>")]
+        [
+            PullOutcome("data", result),
+            PullOutcome("data-copy", exception=StoragePullError("Pull of x failed: <boom>")),
+        ]
     )
     assert list(report) == [result] and report.failed == ["data-copy"]
     text = pretty(report)
