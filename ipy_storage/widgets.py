@@ -221,15 +221,20 @@ class StorageForm(widgets.VBox):
                 self._worker.start()
 
     def _pull(self, name: str) -> None:
-        """The worker thread: pull, then show what changed (or why not), then free the form."""
+        """The worker thread: pull, free the form, then show what changed (or why not), so that
+        whoever reads the outcome finds the buttons usable again."""
         try:
             result = self.workspace.pull(name, progress=lambda p: self._on_progress(name, p))
-            self._show_result(name, result)
         except Exception as error:  # shown once, in status; a thread must not die noisily
+            self._free()
             self._show_error(error)
-        finally:
-            self._reset_progress()
-            self._set_busy(False)
+        else:
+            self._free()
+            self._show_result(name, result)
+
+    def _free(self) -> None:
+        self._reset_progress()
+        self._set_busy(False)
 
     def _on_watch(self, _button: Any = None) -> None:
         with self._reporting():
