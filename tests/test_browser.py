@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import expect
 
 from tests.fixtures.browser import open_notebook, run_cell
 
@@ -81,18 +82,20 @@ def test_what_a_person_sees(jupyterlab, lab_page, git_http_server):
     form = _output(page, 0)
     _button(page, "Add").wait_for(timeout=60_000)
     _shot(form, "01-empty-form")
-    assert not _field(page, "Branch").is_visible() and not _field(page, "Options").is_visible()
+    expect(_field(page, "Branch")).to_be_hidden()
+    expect(_field(page, "Options")).to_be_hidden()
 
     _field(page, "Source").fill(git_http_server.url_for("browser-flows"))
-    _field(page, "Branch").wait_for(state="visible", timeout=10_000)
-    assert _field(page, "Token").is_visible() and not _field(page, "Options").is_visible()
+    for git_field in ("Branch", "Folders", "User", "Token"):
+        expect(_field(page, git_field)).to_be_visible()
+    expect(_field(page, "Options")).to_be_hidden()
     _shot(form, "02-git-form")
 
     _field(page, "Source").fill("s3://team-bucket/data")
-    _field(page, "Options").wait_for(state="visible", timeout=10_000)
+    expect(_field(page, "Options")).to_be_visible()
+    expect(_field(page, "Secrets")).to_be_visible()
     for git_field in ("Branch", "Folders", "User", "Token"):
-        assert not _field(page, git_field).is_visible(), git_field
-    assert _field(page, "Secrets").is_visible()
+        expect(_field(page, git_field)).to_be_hidden()
     _shot(form, "03-s3-form")
 
     _field(page, "Source").fill(git_http_server.url_for("browser-flows"))
@@ -101,17 +104,17 @@ def test_what_a_person_sees(jupyterlab, lab_page, git_http_server):
     _field(page, "Interval s").fill("1")
     _button(page, "Add").click()
     _wait_for_text(page, "Added browser-flows")
-    assert _field(page, "Token").input_value() == ""
+    expect(_field(page, "Token")).to_have_value("")
 
     git_http_server.set_delay(0.7)
     _button(page, "Pull").click()
     _wait_for_text(page, "Pulling browser-flows", timeout=10_000)
-    assert _button(page, "Pull").is_disabled() and _button(page, "Add").is_disabled()
+    expect(_button(page, "Pull")).to_be_disabled()
+    expect(_button(page, "Add")).to_be_disabled()
     _shot(form, "04-during-pull")
-    _wait_for_text(page, "browser-flows: 8 added")
+    expect(form.get_by_text("flows/f7.py")).to_be_visible(timeout=30_000)  # the files, listed
     git_http_server.set_delay(None)
-    assert not _button(page, "Pull").is_disabled()
-    assert form.get_by_text("flows/f7.py").is_visible()  # the changed files, listed
+    expect(_button(page, "Pull")).to_be_enabled()
     _shot(form, "05-after-pull")
     assert (base / "browser-flows" / "flows" / "f0.py").read_text() == "V = 0\n"
 
@@ -140,7 +143,7 @@ def test_what_a_person_sees(jupyterlab, lab_page, git_http_server):
     show.locator(".ipy-storage-card").wait_for(timeout=20_000)
     show.locator("summary").first.click()
     show.get_by_text("git_clone").wait_for(timeout=10_000)
-    assert show.get_by_text("credentials").first.is_visible()
+    expect(show.get_by_text("credentials").first).to_be_visible()
     _shot(show, "09-storage-show")
 
     run_cell(page, 3)
@@ -148,7 +151,7 @@ def test_what_a_person_sees(jupyterlab, lab_page, git_http_server):
     result.locator(".ipy-storage-result").wait_for(timeout=20_000)
     result.locator("details").evaluate_all("(all) => all.forEach(d => d.open = true)")
     for text in ("merged", "kept local", "notes.md → notes.local.md"):
-        assert result.get_by_text(text).first.is_visible(), text
+        expect(result.get_by_text(text).first).to_be_visible()
     _shot(result, "10-pull-result-light")
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
