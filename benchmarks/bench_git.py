@@ -39,15 +39,14 @@ SECTION = "## GitRepository (issue 3)"
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.common import (  # noqa: E402
-    PREFECT_VERSION,
     RESULTS,
     Runner,
-    ensure_peer_venv,
     scratch_root,
     write_section,
 )
 from ipy_storage import GitRepository  # noqa: E402
 from tests.fixtures.git_server import start_git_http_server  # noqa: E402
+from tests.fixtures.prefect_venv import PREFECT_VERSION, ensure_peer_venv  # noqa: E402
 
 
 def make_files(count: int) -> dict[str, str]:

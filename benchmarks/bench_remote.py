@@ -35,14 +35,13 @@ IMPLS = ("ours", "prefect", "fsspec")
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.common import (  # noqa: E402
-    PREFECT_VERSION,
     RESULTS,
     Runner,
-    ensure_peer_venv,
     scratch_root,
     write_section,
 )
 from tests.fixtures import s3_server  # noqa: E402  (the moto server the tests use)
+from tests.fixtures.prefect_venv import PREFECT_VERSION, ensure_peer_venv  # noqa: E402
 
 
 def make_files(count: int) -> dict[str, bytes]:

@@ -1,18 +1,16 @@
-"""What both benchmarks share: scratch folders in RAM, the peer venv (Prefect 3.9.1, s3fs,
-nbgitpuller), long-lived runner processes, and writing one section of RESULTS.md."""
+"""What both benchmarks share: scratch folders in RAM, long-lived runner processes (the peer ones
+run in the Prefect venv that ``tests/fixtures/prefect_venv.py`` builds for the tests too), and
+writing one section of RESULTS.md."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".venv-prefect"
-PREFECT_VERSION = "3.9.1"
 RESULTS = HERE / "RESULTS.md"
 
 
@@ -20,38 +18,6 @@ def scratch_root(prefix: str) -> Path:
     """A fresh folder in /dev/shm when it exists (disk writes on /tmp are too noisy to time)."""
     base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
-
-
-def ensure_peer_venv() -> Path:
-    """The python of the peer venv, created on first use (about a minute)."""
-    from filelock import FileLock
-
-    python = PEER_VENV / "bin" / "python"
-    check = [
-        str(python),
-        "-c",
-        f"import prefect, s3fs, nbgitpuller; assert prefect.__version__ == '{PREFECT_VERSION}'",
-    ]
-    with FileLock(os.path.join(tempfile.gettempdir(), "ipy-storage-venv-prefect.lock")):
-        if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-            return python
-        if not python.exists():
-            print(f"creating {PEER_VENV} (about a minute)…", flush=True)
-            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                f"prefect=={PREFECT_VERSION}",
-                "s3fs",
-                "nbgitpuller",
-            ],
-            check=True,
-        )
-    return python
 
 
 class Runner:

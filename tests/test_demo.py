@@ -31,7 +31,8 @@ def test_demo_reports_what_was_pulled_where_what_changed_and_the_pull_section(tm
         first, second, steps = out.split("\n1. ")[1], out.split("\n2. ")[1], out.split("\n3. ")[1]
         assert "demo-flows" in first and f"{tmp_path}/ws/demo-flows" in first
         assert "3 added" in first and "+ flows/hello.py" in first and "+ config.yaml" in first
-        assert re.search(r"^ +[=*] flows/hello.py$", second, re.M)  # kept local or merged
+        assert re.search(r"^ +\* flows/hello.py$", second, re.M)  # merged: both edits in it
+        assert "1 merged" in second
         assert "+ flows/etl.py" in second and "+ queries/weekly.sql" in second
         assert "+ added  ~ modified  - deleted  * merged" in second and "= kept local" in second
         section = yaml.safe_load(steps.split("\n", 1)[1].split("\n\nnext:")[0])

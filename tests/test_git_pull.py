@@ -568,7 +568,7 @@ def test_row3_both_changed_merges_where_clean(pulled):
     assert (
         dest / "f.py"
     ).read_text() == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (upstream)\n"
-    assert result.kept_local == ["f.py"]
+    assert result.merged == ["f.py"] and result.kept_local == [] and result.modified == []
     assert git(dest, "diff", "--stat", "HEAD").startswith("f.py")
 
 
@@ -611,7 +611,7 @@ def test_paths_that_look_like_globs_are_taken_literally(make_repo, tmp_path):
     assert (dest / "data[1].csv").read_text() == "mine\nb\nc\nD\n"
     assert (dest / "data1.csv").read_text() == "my x\n" and (dest / "s.py").read_text() == "my s\n"
     assert (dest / "*.py").read_text() == "my star\n"
-    assert result.kept_local == ["*.py", "data[1].csv"]
+    assert result.kept_local == ["*.py"] and result.merged == ["data[1].csv"]
 
 
 def test_leftovers_of_a_killed_clone_are_cleaned(make_repo, tmp_path):
@@ -735,7 +735,7 @@ def test_upstream_folder_becomes_a_file_when_user_edited_inside(pulled):
     source.commit({"pkg": "now a file\n"}, delete=["pkg/mod.py"])
     result = repo.pull()
     assert (dest / "pkg").read_text() == "now a file\n"
-    assert result.moved_aside == {"pkg/mod.py": "pkg.local/mod.py"}
+    assert result.moved_aside == {"pkg": "pkg.local"} and result.kept_local == []
     assert (dest / "pkg.local" / "mod.py").read_text() == "my edit\n"
 
 

@@ -284,7 +284,10 @@ def test_pull_progress_is_a_line_in_a_terminal(ip, make_repo, capsys, git_http_s
             "add s3x://bucket/path --branch main",
             "'s3x://bucket/path' is a local folder, not a git repository",
         ),
-        ("add memory://b/p --option secret=plain", "holds a secret in plain text"),
+        (
+            "add memory://b/p --option secret=plain --name p\n%storage step p",
+            "holds a secret in plain text, so it cannot go into a pull step",
+        ),
         ("add memory://b/p --branch dev", "Git-only option(s) branch cannot be used"),
     ],
 )

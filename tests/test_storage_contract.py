@@ -294,6 +294,44 @@ def test_equality():
     assert a != RemoteStorage("memory://a/b")
 
 
+U = "https://github.com/o/r.git"
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (GitRepository(U, pull_interval=30), GitRepository(U)),
+        (GitRepository(U, pull_interval=None), GitRepository(U)),
+        (GitRepository(U, credentials={"access_token": "tok-a"}), GitRepository(U)),
+        (GitRepository(U, include_submodules=True), GitRepository(U)),
+        (GitRepository(U, directories=[]), GitRepository(U)),
+        (GitRepository(U, name="r"), GitRepository(U)),
+        (GitRepository(U, directories=["a", "b"]), GitRepository(U, directories=["a", "b"])),
+        (RemoteStorage("memory://a/b", pull_interval=5), RemoteStorage("memory://a/b")),
+        (RemoteStorage("memory://a/b", anon=True), RemoteStorage("memory://a/b", anon=True)),
+    ],
+)
+def test_equal_configurations(left, right):
+    """What Prefect's Runner de-duplicates with ``==``: never pull_interval (SPEC §3.1)."""
+    assert left == right and right == left
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (GitRepository(U, commit_sha="abcd123"), GitRepository(U)),
+        (GitRepository(U, commit_sha="abcd123"), GitRepository(U, commit_sha="abcd124")),
+        (GitRepository(U, directories=["a"]), GitRepository(U)),
+        (GitRepository(U, directories=["a"]), GitRepository(U, directories=["b"])),
+        (GitRepository(U, name="other"), GitRepository(U)),
+        (GitRepository(U, branch="dev"), GitRepository(U, branch="dev", name="r-dev-2")),
+        (RemoteStorage("memory://a/b", anon=True), RemoteStorage("memory://a/b")),
+    ],
+)
+def test_different_checkouts_are_unequal(left, right):
+    assert left != right
+
+
 @pytest.mark.parametrize(
     ("storage", "text"),
     [
@@ -303,6 +341,81 @@ def test_equality():
 )
 def test_reprs(storage, text):
     assert repr(storage) == text
+
+
+# -- scoped redaction, userinfo by structure (§2.3, §2.4) -------------------------------------
+def test_a_secret_word_is_masked_only_in_its_own_storages_messages(tmp_path):
+    secret = Secret("main", name="word-main")
+    owner = GitRepository("https://h.example/o/r.git", credentials={"access_token": secret})
+    other = LocalStorage(tmp_path / "main" / "missing")
+    with pytest.raises(SourceNotFoundError) as excinfo:
+        other.pull()
+    assert "/main/missing" in str(excinfo.value) and "****" not in str(excinfo.value)
+    assert owner.redact("the token main was refused") == "the token ******** was refused"
+    assert other.redact("check the branch main") == "check the branch main"
+
+
+def test_file_url_errors_stay_readable(tmp_path):
+    Secret("repo", name="word-repo")
+    url = (tmp_path / "x" / "repo.git").as_uri()
+    repo = GitRepository(url, credentials={"access_token": Secret("tok-unrelated-1")})
+    repo.set_base_path(tmp_path / "work")
+    with pytest.raises(StoragePullError) as excinfo:
+        repo.pull()
+    assert url in str(excinfo.value) and "****" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http", "ssh", "git+ssh", "ftps", "s3", "sftp"])
+def test_no_error_message_carries_userinfo(scheme):
+    url = f"{scheme}://alice:tok-SECRET-1@host.example/x.git"
+    error = StorageConfigError(f"settings are for remote (fsspec) storages; {url!r} is a kind.")
+    assert (
+        str(error)
+        == f"settings are for remote (fsspec) storages; '{scheme}://host.example/x.git' is a kind."
+    )
+    assert "tok-SECRET" not in str(StoragePullError(f"pull of {url} failed"))
+
+
+def test_workspace_configuration_error_has_no_userinfo():
+    from ipy_storage.workspaces import storage_from_source
+
+    with pytest.raises(StorageConfigError) as excinfo:
+        storage_from_source("https://alice:tok-SECRET-2@host.example/x.git", settings={"anon": 1})
+    assert "tok-SECRET" not in str(excinfo.value) and "alice" not in str(excinfo.value)
+    assert "'https://host.example/x.git'" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "clean"),
+    [
+        ("https://alice:tok-SECRET-3@host.example/x.git", "https://host.example/x.git"),
+        ("http://tok-SECRET-3@host.example/x.git", "http://host.example/x.git"),
+        ("ssh://alice:tok-SECRET-3@host.example/x.git", "ssh://alice@host.example/x.git"),
+        ("ftps://alice:tok-SECRET-3@host.example/x.git", "ftps://alice@host.example/x.git"),
+    ],
+)
+def test_userinfo_is_moved_out_of_every_git_url(url, clean):
+    repo = GitRepository(url)
+    assert repo.url == clean and "tok-SECRET" not in repr(repo)
+    with pytest.raises(ValueError, match="Please save your access token as a Secret") as excinfo:
+        repo.to_pull_step()
+    assert "tok-SECRET" not in str(excinfo.value)
+    assert repo.redact("git said tok-SECRET-3") == "git said ********"
+
+
+def test_a_failed_pull_leaves_no_userinfo_in_its_message_or_log_records(tmp_path, caplog):
+    """As the timer logs a failed pull (``exc_info``): neither the message nor the traceback
+    shows the userinfo the URL was given with."""
+    import logging
+
+    repo = GitRepository("https://alice:tok-SECRET-4@127.0.0.1:1/x.git")
+    repo.set_base_path(tmp_path)
+    with caplog.at_level(logging.DEBUG), pytest.raises(StoragePullError) as excinfo:
+        repo.pull()
+    logging.getLogger("ipy_storage").debug("failed: %s", excinfo.value, exc_info=excinfo.value)
+    texts = [str(excinfo.value)] + [caplog.text]
+    assert all("tok-SECRET" not in text and "alice" not in text for text in texts), texts
+    assert "https://127.0.0.1:1/x.git" in str(excinfo.value)
 
 
 # -- credentials per host ----------------------------------------------------------------------
@@ -320,7 +433,9 @@ def test_reprs(storage, text):
         ("https://bitbucket.org/o/r.git", None, "x-token-auth:tok", "x-token-auth:tok"),
         ("https://bitbucket.org/o/r.git", "bob", "tok", "bob:tok"),
         ("https://bitbucket.example.com/scm/o/r.git", "bob", "tok", "bob:tok"),
-        ("https://bitbucket.example.com/scm/o/r.git", None, "bob:tok", "bob:tok"),
+        ("https://bitbucket.example.com/scm/o/r.git", None, "tok", "x-token-auth:tok"),
+        ("https://bitbucketserver.example.com/scm/o/r.git", None, "bob:tok", "bob:tok"),
+        ("https://bitbucketserver.example.com/scm/o/r.git", "bob", "tok", "bob:tok"),
         ("https://git.example.com/o/r.git", None, "tok", "tok"),
         ("http://127.0.0.1:8000/r.git", "bob", "tok", "bob:tok"),
     ],
@@ -331,7 +446,7 @@ def test_credential_pair_per_host(url, username, token, pair):
 
 def test_bitbucket_server_requires_username():
     with pytest.raises(StorageConfigError, match="needs a username"):
-        creds.credential_pair("https://bitbucket.example.com/scm/o/r.git", None, "tok")
+        creds.credential_pair("https://bitbucketserver.example.com/scm/o/r.git", None, "tok")
 
 
 @pytest.mark.parametrize(
@@ -537,23 +652,8 @@ def test_remote_destination(url, relative, tmp_path):
     ("kwargs", "message"),
     [
         ({"url": "not-a-url"}, "Invalid URL"),
-        ({"url": "nosuchproto://bucket/x"}, "Unknown protocol 'nosuchproto'"),
         ({"url": "s3://bucket/../x"}, "Invalid URL"),
         ({"url": "s3://AKIA:secretkey@bucket/x"}, "do not put credentials"),
-        ({"url": "s3://bucket/x", "key": "AKIAPLAIN"}, "Setting 'key' holds a secret"),
-        ({"url": "s3://bucket/x", "secret": "plain"}, "Setting 'secret'"),
-        ({"url": "s3://bucket/x", "token": "plain"}, "Setting 'token'"),
-        ({"url": "gcs://bucket/x", "password": "plain"}, "Setting 'password'"),
-        ({"url": "az://c/x", "account_key": "plain"}, "Setting 'account_key'"),
-        ({"url": "az://c/x", "sas_token": "plain"}, "Setting 'sas_token'"),
-        ({"url": "az://c/x", "client_secret": "plain"}, "Setting 'client_secret'"),
-        ({"url": "s3://bucket/x", "access_key": "plain"}, "Setting 'access_key'"),
-        ({"url": "s3://bucket/x", "secret_key": "plain"}, "Setting 'secret_key'"),
-        ({"url": "s3://bucket/x", "access_token": "plain"}, "Setting 'access_token'"),
-        (
-            {"url": "s3://bucket/x", "client_kwargs": {"aws_secret_access_key": "plain"}},
-            "Setting client_kwargs.'aws_secret_access_key'",
-        ),
         ({"url": "s3://bucket/x", "pull_interval": -1}, "Invalid pull_interval"),
     ],
 )
@@ -561,8 +661,59 @@ def test_remote_validation(kwargs, message):
     with pytest.raises(ValueError) as excinfo:
         RemoteStorage(**kwargs)
     assert message in str(excinfo.value)
-    assert "plain" not in str(excinfo.value).replace("plain text", "")
-    assert "use Secret" in str(excinfo.value) or "Setting" not in message
+    assert "secretkey" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "settings", "where"),
+    [
+        ("s3://bucket/x", {"key": "AKIAPLAINVALUE"}, "'key'"),
+        ("s3://bucket/x", {"secret": "plainvalue"}, "'secret'"),
+        ("s3://bucket/x", {"token": "plainvalue"}, "'token'"),
+        ("gcs://bucket/x", {"password": "plainvalue"}, "'password'"),
+        ("az://c/x", {"account_key": "plainvalue"}, "'account_key'"),
+        ("az://c/x", {"sas_token": "plainvalue"}, "'sas_token'"),
+        ("az://c/x", {"client_secret": "plainvalue"}, "'client_secret'"),
+        ("s3://bucket/x", {"access_key": "plainvalue"}, "'access_key'"),
+        ("s3://bucket/x", {"secret_key": "plainvalue"}, "'secret_key'"),
+        ("s3://bucket/x", {"access_token": "plainvalue"}, "'access_token'"),
+        (
+            "s3://bucket/x",
+            {"client_kwargs": {"aws_secret_access_key": "plainvalue"}},
+            "client_kwargs.'aws_secret_access_key'",
+        ),
+    ],
+)
+def test_plaintext_remote_secret_is_accepted_but_refused_in_the_pull_step(url, settings, where):
+    storage = RemoteStorage(url, **settings)  # a notebook user who only pulls needs no Secret
+    assert storage.settings == settings
+    with pytest.raises(ValueError, match="use Secret") as excinfo:
+        storage.to_pull_step()
+    assert f"Setting {where} holds a secret in plain text" in str(excinfo.value)
+    assert "plainvalue" not in str(excinfo.value) and "PLAIN" not in str(excinfo.value)
+    value = settings.get("client_kwargs", settings)
+    (value,) = value.values()
+    assert storage.redact(f"403 for {value}") == "403 for ********"
+
+
+def test_unknown_protocol_is_accepted_and_its_step_has_no_requires():
+    storage = RemoteStorage("nosuchproto://bucket/x", pull_interval=None)
+    assert storage.name == "bucket/x"
+    assert storage.to_pull_step() == {REMOTE_STEP: {"url": "nosuchproto://bucket/x"}}
+    assert from_pull_step(storage.to_pull_step()) == storage
+
+
+@pytest.mark.s3
+def test_plaintext_s3_settings_are_used_for_pulling(s3_bucket, s3_upload, s3_endpoint, tmp_path):
+    from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY
+
+    s3_upload(s3_bucket, {"flows/a.py": b"A\n"})
+    storage = RemoteStorage(
+        f"s3://{s3_bucket}/flows", key=ACCESS_KEY, secret=SECRET_KEY, endpoint_url=s3_endpoint
+    )
+    storage.set_base_path(tmp_path)
+    assert storage.pull().added == ["a.py"]
+    assert (tmp_path / s3_bucket / "flows" / "a.py").read_bytes() == b"A\n"
 
 
 @pytest.mark.parametrize(
@@ -693,6 +844,24 @@ def test_block_without_get_directory_is_refused():
 )
 def test_block_names(block, kwargs, name):
     assert BlockStorageAdapter(block, **kwargs).name == name
+
+
+def test_two_adapters_of_one_block_are_one_storage():
+    """Prefect's Runner de-duplicates storages with ``==``: no random name suffix may split them."""
+    block = FakeBlock()
+    first, second = BlockStorageAdapter(block), BlockStorageAdapter(block, pull_interval=5)
+    assert first == second and first.destination == second.destination
+    assert first.name == "fake-block"
+    assert BlockStorageAdapter(FakeBlock()) != first
+    saved = FakeBlock(document_name="prod", slug="s3-bucket")
+    assert BlockStorageAdapter(saved).name == BlockStorageAdapter(saved).name == "s3-bucket-prod"
+
+
+def test_pull_with_block_step_gives_back_the_block_this_process_used():
+    block = FakeBlock(document_name="round-trip", slug="s3-bucket")
+    storage = BlockStorageAdapter(block)
+    again = from_pull_step(storage.to_pull_step())
+    assert again == storage and again.block is block
 
 
 def test_block_pull_step_forms():
@@ -873,11 +1042,34 @@ def test_from_pull_step_accepts_prefect_yaml_mapping_and_ignores_reserved_keys()
             {
                 GIT_STEP: {
                     "repository": "https://h/r.git",
-                    "credentials": "{{ prefect.blocks.github-credentials.x }}",
+                    "credentials": "{{ prefect.blocks.github-credentials.never-used }}",
                 }
             },
-            "credentials blocks",
+            "Unknown block github-credentials/never-used: load it in this process first",
         ),
+        (
+            {
+                GIT_STEP: {
+                    "repository": "https://h/r.git",
+                    "access_token": "{{ $GH_TOKEN }}",
+                    "credentials": {"access_token": "{{ $GH_TOKEN }}"},
+                }
+            },
+            "Please provide either an access token or credentials but not both.",
+        ),
+        (
+            {GIT_STEP: {"repository": "https://h/r.git", "credentials": "just-a-token"}},
+            "'credentials' must be a mapping",
+        ),
+        (
+            {"prefect.deployments.steps.pull_with_block": {"block_type_slug": "s3"}},
+            "missing 'block_document_name'",
+        ),
+        (
+            {"prefect.deployments.steps.set_working_directory": {"directory": "/", "x": 1}},
+            "unknown argument(s) ['x']",
+        ),
+        ({REMOTE_STEP: {"key": "{{ $K }}"}}, "missing 'url'"),
         (
             {REMOTE_STEP: {"url": "s3://b/p", "key": "{{ prefect.variables.x }}"}},
             "Cannot resolve the template",
@@ -898,6 +1090,57 @@ def test_from_pull_step_errors_name_the_problem(step, message):
     with pytest.raises(ValueError) as excinfo:
         from_pull_step(step)
     assert message in str(excinfo.value)
+
+
+def test_git_clone_access_token_argument_as_in_prefects_docstring(monkeypatch):
+    step = {GIT_STEP: {"repository": U, "access_token": "{{ $IPY_GH_TOKEN }}"}}
+    repo = from_pull_step(step)
+    assert repo == GitRepository(U)
+    monkeypatch.setenv("IPY_GH_TOKEN", "tok-from-env")
+    header = repo.auth_environment()["GIT_CONFIG_VALUE_0"]
+    assert base64.b64decode(header.split()[-1]).decode() == "tok-from-env:"
+    assert repo.to_pull_step()[GIT_STEP]["credentials"] == {"access_token": "{{ $IPY_GH_TOKEN }}"}
+
+
+def test_git_clone_access_token_from_a_secret_block_placeholder():
+    """The exact form of Prefect's git_clone docstring; step → storage → step keeps the token's
+    placeholder (as ``credentials.access_token``, the form our steps use)."""
+    Secret("docstring-token-value", name="github-access-token")
+    token = "{{ prefect.blocks.secret.github-access-token }}"
+    repo = from_pull_step({GIT_STEP: {"repository": U, "access_token": token}})
+    header = repo.auth_environment()["GIT_CONFIG_VALUE_0"]
+    assert base64.b64decode(header.split()[-1]).decode() == "docstring-token-value:"
+    assert repo.to_pull_step()[GIT_STEP]["credentials"] == {"access_token": token}
+
+
+def test_git_clone_plain_access_token_pulls_but_is_refused_in_a_step():
+    repo = from_pull_step({GIT_STEP: {"repository": U, "access_token": "ghp-plain-value"}})
+    assert (
+        "ghp-plain-value"
+        in base64.b64decode(repo.auth_environment()["GIT_CONFIG_VALUE_0"].split()[-1]).decode()
+    )
+    with pytest.raises(ValueError, match="Please save your access token as a Secret"):
+        repo.to_pull_step()
+
+
+def test_every_git_clone_argument_is_understood():
+    step = {
+        GIT_STEP: {
+            "repository": U,
+            "branch": None,
+            "commit_sha": "abcd1234",
+            "include_submodules": True,
+            "access_token": None,
+            "credentials": None,
+            "directories": ["flows"],
+            "clone_directory_name": "checkout",
+        }
+    }
+    repo = from_pull_step(step)
+    assert repo == GitRepository(
+        U, commit_sha="abcd1234", include_submodules=True, directories=["flows"], name="checkout"
+    )
+    assert repo.include_submodules and repo.name == "checkout"
 
 
 def test_from_pull_step_names_the_offending_entry_in_a_list():

@@ -5,39 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
 from .base import StorageBase
 from .errors import StorageConfigError, StoragePullError
+from .prefect_objects import block_document_name, block_type_slug, remember
 from .result import ProgressCallback, PullResult
 from .secrets import redact
 
 PULL_WITH_BLOCK_STEP = "prefect.deployments.steps.pull_with_block"
-
-
-def _kebab(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-
-
-def block_type_slug(block: Any) -> str:
-    """The block's type slug (Prefect's ``get_block_type_slug()``), else its kebab-cased class name."""
-    slug = getattr(block, "block_type_slug", None) or getattr(block, "_block_type_slug", None)
-    getter = getattr(block, "get_block_type_slug", None)
-    if not slug and callable(getter):
-        slug = getter()
-    return slug if isinstance(slug, str) and slug else _kebab(type(block).__name__)
-
-
-def block_document_name(block: Any) -> str | None:
-    name = getattr(block, "block_document_name", None) or getattr(
-        block, "_block_document_name", None
-    )
-    return name if isinstance(name, str) and name else None
 
 
 def _run_maybe_async(result: Any) -> Any:
@@ -67,7 +46,11 @@ def _run_in_thread(factory: Any) -> Any:
 
 
 class BlockStorageAdapter(StorageBase):
-    """Pulls through a block's ``get_directory`` into a staging folder, then syncs it into place."""
+    """Pulls through a block's ``get_directory`` into a staging folder, then syncs it into place.
+
+    Named ``<slug>-<document name>`` as in Prefect; an unsaved block without ``name=`` is named
+    by its slug alone (Prefect adds a random suffix, which gives a new folder in every kernel and
+    two adapters of one block two destinations)."""
 
     _kind = "block"
 
@@ -80,8 +63,8 @@ class BlockStorageAdapter(StorageBase):
         self._block = block
         self._slug = block_type_slug(block)
         self._document_name = block_document_name(block) or name
-        suffix = self._document_name or uuid.uuid4().hex[:8]
-        self._name = f"{self._slug}-{suffix}"
+        self._name = f"{self._slug}-{self._document_name}" if self._document_name else self._slug
+        remember(block)
 
     @property
     def block(self) -> Any:
@@ -128,7 +111,8 @@ class BlockStorageAdapter(StorageBase):
         }
 
     def _identity(self) -> tuple:
-        return (self._block, self._name, self._pull_interval)
+        """Prefect's: the block (two adapters of one block are one storage)."""
+        return (self._block,)
 
     def __repr__(self) -> str:
         return f"BlockStorageAdapter(block_type_slug={self._slug!r}, block_document_name={self._document_name!r})"

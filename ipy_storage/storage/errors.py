@@ -8,9 +8,24 @@ source without credentials, and end with a hint.
 
 from __future__ import annotations
 
+import re
+
+# scheme://userinfo@host: the userinfo runs to the last "@" before the path, query or fragment.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#@]*(?:@[^/\s?#@]*)*@")
+
+
+def strip_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it removed (found by URL structure,
+    for every scheme), so no message can show credentials that were typed into a URL."""
+    return _USERINFO.sub(r"\g<scheme>", text)
+
 
 class StorageError(Exception):
-    """Base class of every error ipy_storage raises on purpose."""
+    """Base class of every error ipy_storage raises on purpose; its message never carries URL
+    userinfo, whichever module wrote it."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(strip_userinfo(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class StorageConfigError(StorageError, ValueError):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from .base import StorageBase
 from .errors import StorageConfigError
 from .result import ProgressCallback, PullResult
-from .secrets import Secret, to_placeholders
+from .secrets import is_secret, reveal, secret_forms, to_placeholders
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
 SECRET_SETTING_KEYS = frozenset(
@@ -49,19 +49,30 @@ def required_package(scheme: str) -> str | None:
     return None
 
 
-def _check_settings(settings: dict[str, Any], where: str = "") -> None:
+def _plaintext_secrets(settings: dict[str, Any], where: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of every setting under a secret key that is not a Secret."""
+    found = []
     for key, value in settings.items():
         if isinstance(value, dict):
-            _check_settings(value, f"{where}{key}.")
-        elif (
-            key.lower() in SECRET_SETTING_KEYS
-            and value is not None
-            and not isinstance(value, Secret)
-        ):
-            raise StorageConfigError(
-                f"Setting {where}{key!r} holds a secret in plain text: use Secret(value, name=...) "
-                f"or Secret.from_env('VAR') so it never lands in a pull step."
-            )
+            found += _plaintext_secrets(value, f"{where}{key}.")
+        elif key.lower() in SECRET_SETTING_KEYS and value is not None and not is_secret(value):
+            found.append((f"{where}{key!r}", value))
+    return found
+
+
+def _secret_texts(value: Any) -> set[str]:
+    """The texts of every secret holder in ``value`` (recursively), read now."""
+    if is_secret(value):
+        try:
+            text = reveal(value)
+        except StorageConfigError:  # an unset environment variable: nothing to mask
+            return set()
+        return secret_forms(text) if isinstance(text, str) else set()
+    if isinstance(value, dict):
+        return set().union(*(_secret_texts(item) for item in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_secret_texts(item) for item in value))
+    return set()
 
 
 def destination_name(url: str) -> str:
@@ -79,7 +90,11 @@ def destination_name(url: str) -> str:
 
 
 class RemoteStorage(StorageBase):
-    """Files under an fsspec URL, synced incrementally into ``base_path / <netloc> / <path>``."""
+    """Files under an fsspec URL, synced incrementally into ``base_path / <netloc> / <path>``.
+
+    Settings may hold secrets in plain text for pulling; only ``to_pull_step()`` needs them as
+    ``Secret``. A protocol fsspec does not know yet is accepted (it may be registered later) and
+    fails at pull time."""
 
     _kind = "remote"
 
@@ -89,16 +104,11 @@ class RemoteStorage(StorageBase):
             raise StorageConfigError(
                 f"Invalid URL {url!r}: give an fsspec URL such as s3://bucket/path or file:///abs/dir."
             )
-        scheme = urlsplit(url).scheme
-        if scheme not in known_protocols():
-            raise StorageConfigError(
-                f"Unknown protocol {scheme!r} in {url!r}: install the fsspec back end for it (e.g. s3fs for s3://)."
-            )
         if "@" in urlsplit(url).netloc:
             raise StorageConfigError(
-                "Invalid URL: do not put credentials in it; pass them as settings wrapped in Secret."
+                "Invalid URL: do not put credentials in it (they would name the local folder); "
+                "pass them as settings, e.g. password=Secret.from_env('VAR')."
             )
-        _check_settings(settings)
         self._url = url
         self._settings = settings
         self._name = destination_name(url)
@@ -125,15 +135,29 @@ class RemoteStorage(StorageBase):
         )
 
     def to_pull_step(self) -> dict[str, Any]:
-        """The ``pull_from_remote_storage`` step, secrets as Prefect placeholders."""
+        """The ``pull_from_remote_storage`` step, secrets as Prefect placeholders; a secret in
+        plain text is refused (it would be written into prefect.yaml)."""
+        plaintext = _plaintext_secrets(self._settings)
+        if plaintext:
+            raise StorageConfigError(
+                f"Setting {plaintext[0][0]} holds a secret in plain text, so it cannot go into a "
+                "pull step: use Secret(value, name=...) (saved as a Prefect Secret block) or "
+                "Secret.from_env('VAR')."
+            )
         step: dict[str, Any] = {"url": self._url, **to_placeholders(self._settings)}
         package = required_package(urlsplit(self._url).scheme)
         if package:
             step["requires"] = package
         return {REMOTE_STEP: step}
 
+    def _secret_values(self) -> set[str]:
+        """The settings' secrets: Secret holders and plain values under secret keys."""
+        plain = {value for _, value in _plaintext_secrets(self._settings) if isinstance(value, str)}
+        return _secret_texts(self._settings) | set().union(*(secret_forms(v) for v in plain))
+
     def _identity(self) -> tuple:
-        return (self._url, self._settings, self._pull_interval)
+        """Prefect's: ``url`` and ``settings`` (never ``pull_interval``)."""
+        return (self._url, self._settings)
 
     def __repr__(self) -> str:
         return f"RemoteStorage(url={self._url!r})"

@@ -1,5 +1,6 @@
 """Secrets that never show their value (SPEC §2.4) and the redaction of messages: URL userinfo
-by structure, and the values of the secrets a message is about."""
+by structure, and the values of the secrets a message is about. Prefect's own secret holders (a
+``Secret`` block, a pydantic ``SecretStr``) work wherever a ``Secret`` does."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from .errors import SecretNotFoundError, StorageConfigError
+from .errors import SecretNotFoundError, StorageConfigError, strip_userinfo
+from .prefect_objects import (
+    BLOCK_PLACEHOLDER,
+    block_placeholder,
+    is_block,
+    is_secret_block,
+    is_secret_str,
+    secret_text,
+    used_block,
+)
 
 _MASK = "********"
 _named: dict[str, Secret] = {}
@@ -19,16 +29,13 @@ _lock = threading.Lock()
 _SHORTEST_MASKED = 4
 
 ENV_PLACEHOLDER = re.compile(r"^\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
-BLOCK_PLACEHOLDER = re.compile(r"^\{\{\s*prefect\.blocks\.secret\.([A-Za-z0-9_-]+)\s*\}\}$")
-# scheme://userinfo@host: the userinfo runs to the last "@" before the path, query or fragment.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#@]*(?:@[^/\s?#@]*)*@")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without URL userinfo (found by URL structure, for every scheme) and without the
     given secret values: the secrets of the storage being reported, never every value this
     process has seen (a secret ``main`` must not mask the word everywhere)."""
-    text = _USERINFO.sub(r"\g<scheme>", text)
+    text = strip_userinfo(text)
     for value in sorted(
         {v for v in secrets if v and len(v) >= _SHORTEST_MASKED}, key=len, reverse=True
     ):
@@ -133,10 +140,33 @@ class Secret:
         raise TypeError("Secret objects cannot be pickled: that would write the value to disk.")
 
 
-def reveal(value: Any) -> Any:
-    """The plain value of ``value``: a Secret's content, anything else unchanged (recursively)."""
+def is_secret(value: Any) -> bool:
+    """A Secret, a Prefect Secret block or a SecretStr: a value to resolve only when used."""
+    return isinstance(value, Secret) or is_secret_block(value) or is_secret_str(value)
+
+
+def secret_value(value: Any) -> Any:
+    """The plain value of one secret holder (read now); anything else unchanged."""
+    return value.get() if isinstance(value, Secret) else secret_text(value)
+
+
+def placeholder(value: Any) -> str:
+    """The Prefect template that resolves to ``value`` on a worker: a Secret's own, a saved
+    block's ``{{ prefect.blocks.<slug>.<name> }}``; a ValueError for a value a worker cannot get."""
     if isinstance(value, Secret):
-        return value.get()
+        return value.placeholder()
+    if is_block(value):
+        return block_placeholder(value)
+    raise StorageConfigError(
+        "A secret in plain text cannot go into a pull step: wrap it as Secret(value, name=...) "
+        "(saved as a Prefect Secret block) or Secret.from_env('VAR')."
+    )
+
+
+def reveal(value: Any) -> Any:
+    """``value`` with every secret holder replaced by its plain value (recursively)."""
+    if is_secret(value):
+        return secret_value(value)
     if isinstance(value, dict):
         return {key: reveal(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -145,9 +175,9 @@ def reveal(value: Any) -> Any:
 
 
 def to_placeholders(value: Any) -> Any:
-    """``value`` with every Secret replaced by its pull-step placeholder (recursively)."""
-    if isinstance(value, Secret):
-        return value.placeholder()
+    """``value`` with every secret holder replaced by its pull-step placeholder (recursively)."""
+    if is_secret(value) or is_block(value):
+        return placeholder(value)
     if isinstance(value, dict):
         return {key: to_placeholders(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -155,12 +185,29 @@ def to_placeholders(value: Any) -> Any:
     return value
 
 
-def from_placeholder(value: str) -> Secret | None:
-    """The Secret a pull-step placeholder string stands for, or None when it is not one."""
+def from_placeholder(value: str) -> Any:
+    """What a pull-step placeholder stands for: ``{{ $VAR }}`` → ``Secret.from_env``,
+    ``{{ prefect.blocks.secret.NAME }}`` → the Secret (or Prefect Secret block) of that name used
+    in this process, another block placeholder → the saved block this process used; None when
+    ``value`` is no placeholder. A placeholder of something unknown here is a ValueError."""
     match = ENV_PLACEHOLDER.match(value)
     if match:
         return Secret.from_env(match.group(1))
     match = BLOCK_PLACEHOLDER.match(value)
-    if match:
-        return Secret.named(match.group(1))
-    return None
+    if match is None:
+        return None
+    slug, name = match.groups()
+    if slug == "secret":
+        with _lock:
+            secret = _named.get(name)
+        if secret is not None:
+            return secret
+    block = used_block(slug, name)
+    if block is not None:
+        return block
+    if slug == "secret":
+        Secret.named(name)  # raises SecretNotFoundError with what to do
+    raise SecretNotFoundError(
+        f"Unknown block {slug}/{name}: load it in this process first "
+        f"(Block.load('{slug}/{name}')) and pass it to the storage."
+    )

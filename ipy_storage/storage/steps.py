@@ -7,22 +7,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import StorageBase
-from .block import PULL_WITH_BLOCK_STEP
+from .block import PULL_WITH_BLOCK_STEP, BlockStorageAdapter
 from .errors import StorageConfigError
 from .git import GIT_CLONE_STEP, GitRepository
 from .local import SET_WORKING_DIRECTORY_STEP, LocalStorage
+from .prefect_objects import used_block
 from .remote import REMOTE_STEP, RemoteStorage
-from .secrets import from_placeholder
+from .secrets import from_placeholder, redact
 
 _RESERVED = ("id", "requires")
+# The keyword arguments of Prefect's git_clone / agit_clone.
 _GIT_KEYS = {
     "repository",
     "branch",
-    "clone_directory_name",
-    "directories",
-    "include_submodules",
     "commit_sha",
+    "include_submodules",
+    "access_token",
     "credentials",
+    "directories",
+    "clone_directory_name",
 }
 _SHORT_NAMES = {
     "git_clone": GIT_CLONE_STEP,
@@ -48,7 +51,7 @@ def _one_step(step: Any, index: int | None) -> StorageBase:
     if not isinstance(step, Mapping) or len(step) != 1:
         raise StorageConfigError(
             f"Invalid {where}: expected a mapping with one key such as "
-            f"'prefect.deployments.steps.git_clone', got {str(step)[:80]!r}."
+            f"'prefect.deployments.steps.git_clone', got {redact(str(step))[:80]!r}."
         )
     ((kind, arguments),) = step.items()
     if not isinstance(arguments, Mapping):
@@ -56,8 +59,6 @@ def _one_step(step: Any, index: int | None) -> StorageBase:
     arguments = {k: v for k, v in arguments.items() if k not in _RESERVED}
     try:
         return _BUILDERS[_canonical_name(kind)](arguments)
-    except KeyError as missing:
-        raise StorageConfigError(f"Invalid {where} {kind!r}: missing {missing}.") from None
     except StorageConfigError as error:
         raise type(error)(f"Invalid {where} {str(kind)!r}: {error}") from None
 
@@ -77,10 +78,10 @@ def _canonical_name(kind: Any) -> str:
 
 def _secrets_from_placeholders(value: Any) -> Any:
     if isinstance(value, str):
-        secret = from_placeholder(value)
-        if secret is None and value.strip().startswith("{{"):
+        resolved = from_placeholder(value)
+        if resolved is None and value.strip().startswith("{{"):
             raise StorageConfigError(f"Cannot resolve the template {value!r} outside Prefect.")
-        return secret if secret is not None else value
+        return resolved if resolved is not None else value
     if isinstance(value, Mapping):
         return {key: _secrets_from_placeholders(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -88,18 +89,41 @@ def _secrets_from_placeholders(value: Any) -> Any:
     return value
 
 
-def _git_from_step(arguments: dict[str, Any]) -> GitRepository:
-    unknown = set(arguments) - _GIT_KEYS
+def _check_arguments(
+    arguments: dict[str, Any], allowed: set[str] | None, required: set[str]
+) -> None:
+    """Prefect's step functions take exactly these keyword arguments (None: any more)."""
+    unknown = set(arguments) - allowed if allowed is not None else ()
     if unknown:
         raise StorageConfigError(f"unknown argument(s) {sorted(unknown)}")
-    credentials = arguments.get("credentials")
+    missing = sorted(required - set(arguments))
+    if missing:
+        raise StorageConfigError(f"missing {', '.join(repr(name) for name in missing)}")
+
+
+def _git_credentials(arguments: dict[str, Any]) -> Any:
+    """``credentials`` or ``access_token`` (``git_clone`` takes either, never both)."""
+    access_token, credentials = arguments.get("access_token"), arguments.get("credentials")
+    if access_token and credentials:
+        raise StorageConfigError(
+            "Please provide either an access token or credentials but not both."
+        )
+    if access_token:
+        return {"access_token": _secrets_from_placeholders(access_token)}
+    credentials = _secrets_from_placeholders(credentials)
     if isinstance(credentials, str):
         raise StorageConfigError(
-            "credentials blocks cannot be loaded outside Prefect; use {'username': ..., 'access_token': '{{ $VAR }}'}"
+            "'credentials' must be a mapping such as {'username': ..., 'access_token': "
+            "'{{ $VAR }}'} or a block placeholder '{{ prefect.blocks.<type>.<name> }}'."
         )
+    return credentials
+
+
+def _git_from_step(arguments: dict[str, Any]) -> GitRepository:
+    _check_arguments(arguments, _GIT_KEYS, {"repository"})
     return GitRepository(
         url=arguments["repository"],
-        credentials=_secrets_from_placeholders(credentials),
+        credentials=_git_credentials(arguments),
         name=arguments.get("clone_directory_name"),
         branch=arguments.get("branch"),
         commit_sha=arguments.get("commit_sha"),
@@ -109,19 +133,28 @@ def _git_from_step(arguments: dict[str, Any]) -> GitRepository:
 
 
 def _remote_from_step(arguments: dict[str, Any]) -> RemoteStorage:
+    _check_arguments(arguments, None, {"url"})
     settings = _secrets_from_placeholders({k: v for k, v in arguments.items() if k != "url"})
     return RemoteStorage(arguments["url"], **settings)
 
 
 def _local_from_step(arguments: dict[str, Any]) -> LocalStorage:
+    _check_arguments(arguments, {"directory"}, {"directory"})
     return LocalStorage(arguments["directory"])
 
 
 def _block_from_step(arguments: dict[str, Any]) -> StorageBase:
-    raise StorageConfigError(
-        f"loading block {arguments.get('block_type_slug')}/{arguments.get('block_document_name')} needs Prefect's "
-        "API; load it with Block.load(...) and pass it to BlockStorageAdapter"
-    )
+    """The adapter of a saved block this process used; loading any other needs Prefect's API."""
+    keys = {"block_type_slug", "block_document_name"}
+    _check_arguments(arguments, keys, keys)
+    slug, name = arguments["block_type_slug"], arguments["block_document_name"]
+    block = used_block(slug, name)
+    if block is None:
+        raise StorageConfigError(
+            f"loading block {slug}/{name} needs Prefect's API; load it with "
+            f"Block.load('{slug}/{name}') and pass it to BlockStorageAdapter"
+        )
+    return BlockStorageAdapter(block)
 
 
 _BUILDERS = {

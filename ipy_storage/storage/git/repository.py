@@ -8,23 +8,21 @@ import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..base import StorageBase, check_relative_name
+from ..base import StorageBase, check_relative_name, has_control_characters
 from ..credentials import (
+    GitAuth,
     GitCredentials,
-    basic_auth_header,
-    credential_forms,
-    credential_pair,
-    header_config_key,
+    header_environment,
     normalize_credentials,
     split_userinfo,
 )
 from ..errors import StorageConfigError
 from ..result import ProgressCallback, PullResult
 from ..secrets import Secret
+from .source import GitSource
 
 GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
 _COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_UNSAFE_TRANSPORTS = ("ext::", "fd::")
 
 
 def _check_url(url: Any) -> str:
@@ -33,15 +31,21 @@ def _check_url(url: Any) -> str:
             "Invalid repository URL: give the URL or path of a git repository."
         )
     if url.startswith("-"):
-        raise StorageConfigError(f"Invalid repository URL {url!r}: it must not start with '-'.")
-    if url.lower().startswith(_UNSAFE_TRANSPORTS):
-        raise StorageConfigError(
-            "Invalid repository URL: the 'ext::' and 'fd::' transports can run commands; use https://, ssh or a path."
-        )
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise StorageConfigError("Invalid repository URL: it must not start with '-'.")
+    if any(ch.isspace() for ch in url) or has_control_characters(url):
         raise StorageConfigError(
             "Invalid repository URL: it must not contain spaces or control characters."
         )
+    from git import Git
+    from git.exc import UnsafeProtocolError
+
+    try:
+        Git.check_unsafe_protocols(url)  # <transport>::<address> helpers can run commands
+    except UnsafeProtocolError:
+        raise StorageConfigError(
+            "Invalid repository URL: transports written 'name::address' (such as 'ext::') can "
+            "run commands; use https://, ssh or a path."
+        ) from None
     return url
 
 
@@ -52,7 +56,7 @@ def _check_branch(branch: Any) -> str | None:
         raise StorageConfigError("Invalid branch: give a branch name such as 'main'.")
     if branch.startswith("-"):
         raise StorageConfigError("Branch names cannot start with '-'.")
-    if any(ch.isspace() or ord(ch) < 32 for ch in branch) or ".." in branch:
+    if any(ch.isspace() for ch in branch) or has_control_characters(branch) or ".." in branch:
         raise StorageConfigError(
             f"Invalid branch name {branch!r}: see `git check-ref-format --help`."
         )
@@ -111,7 +115,7 @@ class GitRepository(StorageBase):
     def __init__(
         self,
         url: str,
-        credentials: GitCredentials | dict | Secret | None = None,
+        credentials: GitCredentials | dict | Secret | Any | None = None,
         name: str | None = None,
         branch: str | None = None,
         commit_sha: str | None = None,
@@ -127,11 +131,10 @@ class GitRepository(StorageBase):
                 "Cannot provide both a branch and a commit SHA. Please provide only one."
             )
         self._url, url_user, url_password = split_userinfo(url)
-        self._url_had_credentials = bool(url_user or url_password)
-        self._username, self._token = normalize_credentials(credentials)
-        if self._token is None and self._url_had_credentials:
-            self._username, self._token = (
-                (url_user, url_password) if url_password else (None, url_user)
+        self._auth = normalize_credentials(credentials)
+        if self._auth is None and (url_user or url_password):
+            self._auth = (
+                GitAuth(url_user, url_password) if url_password else GitAuth(token=url_user)
             )
         self._branch = branch
         self._commit_sha = commit_sha
@@ -167,32 +170,37 @@ class GitRepository(StorageBase):
     def auth_environment(self) -> dict[str, str]:
         """git config through the environment that authenticates to this repository's host.
 
-        Empty for non-HTTP URLs and when there are no credentials. Resolves Secrets now.
+        Empty for non-HTTP URLs and when there are no credentials. Resolves Secrets and
+        credential blocks now.
         """
-        if self._token is None or urlsplit(self._url).scheme not in ("http", "https"):
+        if self._auth is None or urlsplit(self._url).scheme not in ("http", "https"):
             return {}
-        token = self._token.get() if isinstance(self._token, Secret) else self._token
-        pair = credential_pair(self._url, self._username, token)
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": header_config_key(self._url),
-            "GIT_CONFIG_VALUE_0": basic_auth_header(pair),
-        }
+        return header_environment(self._url, self._auth.pair(self._url))
 
     # -- pulling ---------------------------------------------------------------------------
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
-        from .engine import pull_repository
+        from .pull import pull_checkout
 
-        return pull_repository(self, self.destination, reset=reset, progress=progress)
+        return pull_checkout(self._source(), self.destination, self.name, reset, progress)
+
+    def _source(self) -> GitSource:
+        """What the engine needs, frozen, with the credentials resolved for this pull."""
+        auth = self.auth_environment()
+        pairs = tuple(
+            (auth[f"GIT_CONFIG_KEY_{i}"], auth[f"GIT_CONFIG_VALUE_{i}"])
+            for i in range(int(auth.get("GIT_CONFIG_COUNT") or 0))
+        )
+        return GitSource(
+            url=self._url,
+            branch=self._branch,
+            commit_sha=self._commit_sha,
+            directories=tuple(self._directories) if self._directories else None,
+            include_submodules=self._include_submodules,
+            auth=pairs,
+        )
 
     def _secret_values(self) -> set[str]:
-        if self._token is None:
-            return set()
-        try:
-            token = self._token.get() if isinstance(self._token, Secret) else self._token
-            return credential_forms(credential_pair(self._url, self._username, token), token)
-        except StorageConfigError:  # an unset environment variable: nothing to mask
-            return set()
+        return self._auth.secret_values(self._url) if self._auth is not None else set()
 
     # -- Prefect ---------------------------------------------------------------------------
     def to_pull_step(self) -> dict[str, Any]:
@@ -206,32 +214,24 @@ class GitRepository(StorageBase):
             step["include_submodules"] = True
         if self._commit_sha:
             step["commit_sha"] = self._commit_sha
-        if self._token is not None:
+        if self._auth is not None:
             step["credentials"] = self._credentials_for_step()
         return {GIT_CLONE_STEP: step}
 
-    def _credentials_for_step(self) -> dict[str, str]:
-        if not isinstance(self._token, Secret):
-            raise StorageConfigError(
-                "Please save your access token as a Secret before converting this storage object to a pull step: "
-                "credentials={'access_token': Secret(value, name='my-token')} or Secret.from_env('VAR')."
-            )
-        credentials = {"username": self._username} if self._username else {}
-        credentials["access_token"] = self._token.placeholder()
-        return credentials
+    def _credentials_for_step(self) -> dict[str, str] | str:
+        """Placeholders only: a Secret's, a saved block's; a plain-text token is refused."""
+        return self._auth.for_step()
 
     # -- Python protocol -------------------------------------------------------------------
     def _identity(self) -> tuple:
+        """Prefect's ``url``, ``branch``, ``name`` plus ``commit_sha`` and ``directories`` (two
+        checkouts that differ there are different); never ``pull_interval`` (SPEC §3.1)."""
         return (
             self._url,
             self._branch,
-            self._commit_sha,
             self._name,
-            self._directories,
-            self._include_submodules,
-            self._username,
-            self._token,
-            self._pull_interval,
+            self._commit_sha,
+            tuple(self._directories or ()),
         )
 
     def __repr__(self) -> str:

@@ -1,0 +1,81 @@
+"""Finding the pulled files a user deleted without looking at every file.
+
+Deleting a file (or replacing it by a folder, or renaming it away) changes its folder's ctime. So
+after each pull the folders that hold pulled files are recorded with their inode and ctime; the
+next pull stats those folders only (hundreds, not a hundred thousand files) and asks git about the
+direct children of the folders that changed. A folder changed in the same clock tick as the
+recording cannot be trusted (a later change may keep its ctime): it counts as changed next time,
+the rule git uses for its index ("racy" entries).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..destination import read_json, write_json_atomic
+
+SNAPSHOT = "dirs.json"
+
+
+def folders_of(paths: Iterable[str]) -> set[str]:
+    """Every folder (and its parents, ``""`` for the top) that holds one of ``paths``."""
+    folders = {""}
+    for path in paths:
+        folder = posixpath.dirname(path)
+        while folder not in folders:
+            folders.add(folder)
+            folder = posixpath.dirname(folder)
+    return folders
+
+
+def record(bookkeeping: Path, root: Path, folders: Iterable[str]) -> None:
+    """Stat ``folders`` below ``root`` and keep their identity for the next pull."""
+    snapshot = {}
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            st = os.lstat(os.path.join(root, folder) if folder else root)
+            snapshot[folder] = [st.st_ino, st.st_ctime_ns]
+    bookkeeping.mkdir(exist_ok=True)
+    write_json_atomic(bookkeeping / SNAPSHOT, snapshot)
+
+
+def recorded(bookkeeping: Path) -> set[str]:
+    """The folders of the last recording (empty when there is none)."""
+    snapshot = read_json(bookkeeping / SNAPSHOT)
+    return set(snapshot) if isinstance(snapshot, dict) else set()
+
+
+def changed_folders(bookkeeping: Path, root: Path) -> list[str] | None:
+    """Folders whose entries may have changed since the recording; None when there is no usable
+    recording (then every pulled file has to be looked at)."""
+    path = bookkeeping / SNAPSHOT
+    try:
+        recorded_at = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    snapshot = read_json(path)
+    if not isinstance(snapshot, dict):
+        return None
+    changed = []
+    for folder, identity in snapshot.items():
+        try:
+            st = os.lstat(os.path.join(root, folder) if folder else root)
+        except OSError:
+            changed.append(folder)
+            continue
+        if [st.st_ino, st.st_ctime_ns] != identity or st.st_ctime_ns >= recorded_at:
+            changed.append(folder)
+    return changed
+
+
+def direct_children_pathspecs(folders: list[str]) -> list[str]:
+    """Pathspecs for the files directly inside ``folders`` (glob magic: ``*`` stops at ``/``)."""
+    return [":(glob)" + (_glob_escape(folder) + "/" if folder else "") + "*" for folder in folders]
+
+
+def _glob_escape(name: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in name)
