@@ -19,7 +19,8 @@ $(TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@ $(BASE)
 
-## make demo: pull the embedded demo sources (offline) and print destinations, changes and pull steps
+## make demo: pull the embedded demo sources (offline) and print what was pulled where, what
+## changed, and the pull: section of prefect.yaml; then the next step
 demo: $(BASE)
 	$(PY) -m ipy_storage demo --workspace demo-workspace
 
@@ -36,9 +37,9 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
-## make lab: JupyterLab on notebooks/
+## make lab: JupyterLab with notebooks/quickstart.ipynb open (--allow-root: containers run as root)
 lab: $(TEST)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --allow-root notebooks/quickstart.ipynb
 
 ## make bench: ratios against Prefect, nbgitpuller and the raw tools (writes benchmarks/RESULTS.md numbers to stdout)
 bench: $(TEST)

@@ -98,28 +98,34 @@ def fresh_workspace(workspace: str | Path) -> Path:
 
 
 def run(workspace: str | Path, out=print) -> None:
-    """Pull the demo sources twice around an upstream change and a local edit; print everything."""
-    from .display import step_text
-    from .storage import GitRepository, RemoteStorage
+    """Pull the demo sources, edit a file, let upstream move on, pull again; report each step."""
+    from .display import PullReport
+    from .storage import RemoteStorage
+    from .storage.render import relative_destination, step_text
+    from .workspaces import Workspace
 
     base = fresh_workspace(workspace)
     sources = build_sources(base / ".demo-sources")
-    storages = [
-        GitRepository(sources.git_url, pull_interval=None),
-        RemoteStorage(sources.folder_url, pull_interval=None),
-    ]
-    for storage in storages:
-        storage.set_base_path(base)
-        out(f"== {storage!r}\n   destination: {storage.destination}")
-        out(f"   first pull:  {storage.pull()!r}")
-
-    git_checkout = storages[0].destination
-    (git_checkout / "flows" / "hello.py").write_text(
-        "# my local experiment\n" + (git_checkout / "flows" / "hello.py").read_text()
+    ws = Workspace(base)
+    ws.add(sources.git_url, name="demo-flows", pull_interval=None)
+    ws.add(RemoteStorage(sources.folder_url, pull_interval=None), name="demo-data")
+    out(
+        f"ipy_storage demo: two sources made on this machine (no network, no token), "
+        f"pulled into {relative_destination(base)}/\n"
     )
-    out("\n(you edit flows/hello.py; upstream publishes v2)\n")
+    out("1. First pull: a git repository and a folder read through fsspec (file://)")
+    out(_indented(PullReport(ws.pull_each()).text(legend=False)))
+
+    hello = ws["demo-flows"].destination / "flows" / "hello.py"
+    hello.write_text("# my local experiment\n" + hello.read_text())
     sources.publish_second_version()
-    for storage in storages:
-        out(f"== {storage!r}\n   second pull: {storage.pull()!r}")
-    out("\n# the pull section of prefect.yaml that reproduces these pulls on a Prefect worker")
-    out(step_text({"pull": [storage.to_pull_step() for storage in storages]}, "yaml"))
+    out("\n2. You edit flows/hello.py; upstream publishes v2. Second pull (your edit is kept):")
+    out(_indented(PullReport(ws.pull_each()).text()))
+
+    out("\n3. The pull: section of a prefect.yaml that does the same on a Prefect worker:")
+    out("pull:\n" + step_text([ws[name].to_pull_step() for name in ws]))
+    out("\nnext: make lab → notebooks/quickstart.ipynb (the same with %storage magics)")
+
+
+def _indented(text: str) -> str:
+    return "\n".join(f"   {line}" for line in text.splitlines())

@@ -1,124 +1,50 @@
-"""Rich and plain renderings (SPEC §6.5): storage cards, pull results, pull steps, the storage
-table, and pull progress.
+"""What the magics and the form show (SPEC §6.5): pull steps, storage cards and tables, the
+report of a multi-pull, the base folder, and pull progress.
 
-Everything a user typed or a server sent is HTML-escaped; sources pass through ``redact`` and
-pull steps only ever hold Secret placeholders, so no secret is rendered. Destinations below the
-notebook's directory are shown relative to it, as the file browser shows them.
+The renderings themselves are the core's pure functions (:mod:`ipy_storage.storage.render`);
+this module wraps them in objects IPython displays (``_repr_html_`` for notebooks, a plain text
+form for terminals) and draws progress while a pull runs.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .storage.base import StorageBase
-from .storage.errors import StorageError
-from .storage.result import Progress, ProgressCallback, PullResult
+from .storage.render import (
+    CARD_STYLE,
+    CELL,
+    LEGEND,
+    MUTED,
+    card_html,
+    card_text,
+    interval_text,
+    kind_of,
+    relative_destination,
+    result_body_html,
+    result_lines,
+    source_of,
+    status_text,
+    step_html,
+    step_text,
+)
+from .storage.result import Progress, ProgressCallback
 from .storage.secrets import redact
 
 if TYPE_CHECKING:
-    from .workspaces import Workspace
-
-_CARD = (
-    "border:1px solid var(--jp-border-color2,#ccc);border-radius:4px;padding:6px 10px;"
-    "margin:2px 0;font-size:13px;max-width:60em"
-)
-_MUTED = "color:var(--jp-content-font-color2,#666)"
-_CELL = "text-align:left;padding:1px 8px 1px 0;vertical-align:top"
-_LIST_LIMIT = 20
+    from .workspaces import PullOutcome, Workspace
 
 
-# -- small pieces ---------------------------------------------------------------------------
-def relative_destination(path: Path) -> str:
-    """``path`` relative to the notebook's directory when it is below it, else absolute."""
-    try:
-        return Path(path).relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def interval_text(interval: float | None) -> str:
-    return "once" if interval is None else f"{interval:g}s"
-
-
-def kind_of(storage: StorageBase) -> str:
-    return getattr(storage, "kind", type(storage).__name__)
-
-
-def source_of(storage: StorageBase) -> str:
-    """Where the storage pulls from, never with credentials."""
-    url = getattr(storage, "url", None)
-    if url:
-        return redact(url)
-    if kind_of(storage) == "local":
-        return str(storage.destination)
-    return redact(repr(storage))
-
-
-def _clock(moment: datetime | None) -> str:
-    return moment.strftime("%H:%M:%S") if moment else "—"
-
-
-def status_text(status: dict[str, Any] | None) -> str:
-    """One line from a ``Workspace.status()`` entry."""
-    if status is None:
-        return "not in the workspace"
-    parts = [
-        f"watching every {interval_text(status['interval'])}"
-        if status["watching"]
-        else "not watching"
-    ]
-    if status["last_error"]:
-        parts.append(
-            f"failing ({status['failures']}× since the last success): {status['last_error']}"
-        )
-    elif status["last_result"] is not None:
-        parts.append(f"pulled {_clock(status['last_pull'])}: {status['last_result'].summary()}")
-    else:
-        parts.append("never pulled")
-    if status["next_pull"]:
-        parts.append(f"next {_clock(status['next_pull'])}")
-    return "; ".join(parts)
-
-
-# -- pull steps -----------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """``value`` as built-in dicts and lists, which YAML's safe dumper accepts."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-def step_text(step: dict | list, fmt: str = "yaml") -> str:
-    """A pull step (or a list of them) as YAML, the form prefect.yaml holds, or JSON."""
-    if fmt == "json":
-        return json.dumps(_plain(step), indent=2)
-    import yaml
-
-    return yaml.safe_dump(_plain(step), sort_keys=False, default_flow_style=False).rstrip("\n")
-
-
-def step_html(step: dict | list, fmt: str = "yaml") -> str:
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import get_lexer_by_name
-
-    formatter = HtmlFormatter(noclasses=True, nobackground=True, cssstyles="margin:0")
-    return highlight(step_text(step, fmt), get_lexer_by_name(fmt), formatter)
-
-
+# -- pull steps -------------------------------------------------------------------------------
 class _RendersAsStep:
-    """Shows a pull step as highlighted YAML or JSON instead of a Python dict repr."""
+    """Shows a pull step as highlighted YAML (a ``pull:`` list item) or JSON, not a dict repr."""
 
     format: str = "yaml"
 
@@ -133,7 +59,7 @@ class _RendersAsStep:
 
 
 class PullStep(_RendersAsStep, dict):
-    """One Prefect pull step: a dict that renders as YAML (or JSON)."""
+    """One Prefect pull step: a dict that renders as the YAML list item ``pull:`` takes."""
 
     def __init__(self, step: dict, format: str = "yaml") -> None:
         super().__init__(step)
@@ -148,81 +74,57 @@ class PullStepList(_RendersAsStep, list):
         self.format = format
 
 
-def _pull_step_or_error(storage: StorageBase) -> tuple[dict | None, str | None]:
-    try:
-        return storage.to_pull_step(), None
-    except StorageError as error:
-        return None, redact(str(error))
-
-
-# -- storage cards --------------------------------------------------------------------------
-def _card_rows(storage: StorageBase, status: dict[str, Any] | None) -> list[tuple[str, str]]:
-    interval = status["interval"] if status else storage.pull_interval
-    return [
-        ("source", source_of(storage)),
-        ("destination", relative_destination(storage.destination)),
-        ("interval", interval_text(interval)),
-        ("status", status_text(status)),
-    ]
-
-
-def _card_html(storage: StorageBase, name: str, status: dict[str, Any] | None) -> str:
-    rows = "".join(
-        f"<tr><th style='{_CELL};{_MUTED};font-weight:normal'>{label}</th>"
-        f"<td style='{_CELL}'>{html.escape(value)}</td></tr>"
-        for label, value in _card_rows(storage, status)
-    )
-    step, problem = _pull_step_or_error(storage)
-    step_part = (
-        step_html(step)
-        if step is not None
-        else f"<span style='{_MUTED}'>{html.escape(problem)}</span>"
-    )
-    return (
-        f"<div class='ipy-storage-card' style='{_CARD}' title='{html.escape(str(storage.destination))}'>"
-        f"<div><b>{html.escape(name)}</b> <span style='{_MUTED}'>{html.escape(kind_of(storage))}</span></div>"
-        f"<table style='border-collapse:collapse;margin:4px 0'>{rows}</table>"
-        f"<details><summary style='cursor:pointer;{_MUTED}'>pull step</summary>{step_part}</details>"
-        "</div>"
-    )
-
-
-def _card_text(storage: StorageBase, name: str, status: dict[str, Any] | None) -> str:
-    lines = [f"{name} ({kind_of(storage)})"]
-    lines += [f"  {label + ':':<13}{value}" for label, value in _card_rows(storage, status)]
-    step, problem = _pull_step_or_error(storage)
-    lines.append("  pull step:")
-    lines += [
-        f"    {line}" for line in (step_text(step) if step is not None else problem).splitlines()
-    ]
-    return "\n".join(lines)
-
-
-def storage_html(storage: StorageBase) -> str:
-    """A storage's card: kind, source, destination, interval, status (when the default workspace
-    holds it) and the pull step."""
-    from .workspaces import workspace
-
-    ws = workspace()
-    name = ws.name_of(storage)
-    return _card_html(storage, name or storage.name, ws.status(name)[name] if name else None)
-
-
+# -- storages ---------------------------------------------------------------------------------
 class StorageCard:
     """What ``%storage show NAME`` returns: the card of one registered storage."""
 
-    def __init__(self, name: str, storage: StorageBase, status: dict[str, Any]) -> None:
+    def __init__(self, name: str, storage: StorageBase, status: dict[str, Any] | None) -> None:
         self.name, self.storage, self.status = name, storage, status
 
     def _repr_html_(self) -> str:
-        return _card_html(self.storage, self.name, self.status)
+        return card_html(self.storage, self.name, self.status)
 
     def __repr__(self) -> str:
-        return _card_text(self.storage, self.name, self.status)
+        return card_text(self.storage, self.name, self.status)
 
 
-# -- the storage table ----------------------------------------------------------------------
 _COLUMNS = ("name", "kind", "source", "destination", "interval", "status")
+
+
+def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Columns padded to their widest cell; the last column is left as it is."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(
+            [*(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), row[-1]]
+        ).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def html_table(
+    header: tuple[str, ...], rows: list[tuple[str, ...]], css_class: str, nowrap: tuple[int, ...]
+) -> str:
+    """``rows`` of HTML cells (already escaped) under an escaped header; the ``nowrap`` columns
+    (short words: names, kinds) never break."""
+    styles = [f"{CELL};white-space:nowrap" if i in nowrap else CELL for i in range(len(header))]
+    line = "border-bottom:1px solid var(--jp-border-color2,#ccc)"
+    head = "".join(
+        f"<th style='{style};{line}'>{html.escape(c)}</th>"
+        for style, c in zip(styles, header, strict=True)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td style='{style}'>{cell}</td>" for style, cell in zip(styles, row, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<table class='{css_class}' style='border-collapse:collapse;line-height:1.4'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 class StorageTable:
@@ -234,25 +136,13 @@ class StorageTable:
     def text(self) -> str:
         if not self.rows:
             return "No storages yet: %storage add SOURCE"
-        widths = {c: max(len(c), *(len(row[c]) for row in self.rows)) for c in _COLUMNS[:-1]}
-        lines = ["  ".join(c.ljust(widths[c]) for c in _COLUMNS[:-1]) + "  status"]
-        lines += [
-            "  ".join(row[c].ljust(widths[c]) for c in _COLUMNS[:-1]) + "  " + row["status"]
-            for row in self.rows
-        ]
-        return "\n".join(lines)
+        return text_table(_COLUMNS, [tuple(row[c] for c in _COLUMNS) for row in self.rows])
 
     def html(self) -> str:
         if not self.rows:
-            return f"<div style='{_MUTED}'>No storages yet: <code>%storage add SOURCE</code></div>"
-        head = "".join(f"<th style='{_CELL}'>{c}</th>" for c in _COLUMNS)
-        body = "".join(
-            "<tr>"
-            + "".join(f"<td style='{_CELL}'>{html.escape(row[c])}</td>" for c in _COLUMNS)
-            + "</tr>"
-            for row in self.rows
-        )
-        return f"<table class='ipy-storage-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            return f"<div style='{MUTED}'>No storages yet: <code>%storage add SOURCE</code></div>"
+        cells = [tuple(html.escape(row[c]) for c in _COLUMNS) for row in self.rows]
+        return html_table(_COLUMNS, cells, "ipy-storage-table", nowrap=(0, 1, 4))
 
     _repr_html_ = html
 
@@ -260,13 +150,14 @@ class StorageTable:
         return self.text()
 
 
-def storage_table(ws: Workspace) -> StorageTable:
-    statuses = ws.status()
+def storage_table(ws: Workspace, names: list[str] | None = None) -> StorageTable:
+    """The table of ``names`` (every storage when None) as of now."""
     rows = []
-    for name, status in statuses.items():
+    for name in ws if names is None else names:
         storage = ws.get(name)
         if storage is None:  # removed meanwhile
             continue
+        status = ws.status(name)[name]
         rows.append(
             {
                 "name": name,
@@ -280,47 +171,84 @@ def storage_table(ws: Workspace) -> StorageTable:
     return StorageTable(rows)
 
 
-# -- pull results ---------------------------------------------------------------------------
-def _path_list(label: str, items: list[str], colour: str) -> str:
-    shown = "".join(f"<li><code>{html.escape(item)}</code></li>" for item in items[:_LIST_LIMIT])
-    more = (
-        f"<li style='{_MUTED}'>… and {len(items) - _LIST_LIMIT} more</li>"
-        if len(items) > _LIST_LIMIT
-        else ""
-    )
-    return (
-        f"<details><summary style='cursor:pointer'><span style='color:{colour}'>{len(items)} {label}</span></summary>"
-        f"<ul style='margin:0'>{shown}{more}</ul></details>"
-    )
+class StorageList(list):
+    """What ``%%storage`` returns: the storages it added, shown as their rows of the table."""
+
+    def __init__(self, storages: list[StorageBase], table: StorageTable) -> None:
+        super().__init__(storages)
+        self.table = table
+
+    def _repr_html_(self) -> str:
+        return self.table.html()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.table.text())
 
 
-def pull_result_html(result: PullResult) -> str:
-    """The change report of one pull: a headline and collapsible file lists."""
-    headline = (
-        f"<b>{html.escape(result.storage)}</b> → <code>{html.escape(relative_destination(result.destination))}</code>: "
-        f"{html.escape(result.summary())} <span style='{_MUTED}'>({result.duration:.2f}s)</span>"
-    )
-    lists = [
-        _path_list(label, items, colour)
-        for label, items, colour in (
-            ("added", result.added, "#2a7d2a"),
-            ("modified", result.modified, "#b36b00"),
-            ("deleted", result.deleted, "#b32424"),
-            ("kept local (your version won)", result.kept_local, "#3b5fb3"),
-            (
-                "moved aside",
-                [f"{src} → {dst}" for src, dst in result.moved_aside.items()],
-                "#3b5fb3",
-            ),
+# -- the report of a multi-pull ---------------------------------------------------------------
+class PullReport(list):
+    """What ``%storage pull`` of several storages shows: one row per storage with its outcome
+    (its changes, or its one-line error); the list holds the PullResults of those that worked."""
+
+    def __init__(self, outcomes: list[PullOutcome]) -> None:
+        super().__init__(outcome.result for outcome in outcomes if outcome.result is not None)
+        self.outcomes = outcomes
+
+    @property
+    def failed(self) -> list[str]:
+        return [outcome.name for outcome in self.outcomes if outcome.error is not None]
+
+    def text(self, legend: bool = True) -> str:
+        """A table of outcomes, then (``legend``) what the marks before paths mean."""
+        rows = []
+        for outcome in self.outcomes:
+            result = outcome.result
+            if result is None:
+                rows.append((outcome.name, "", f"failed: {outcome.error}"))
+                continue
+            rows.append((outcome.name, relative_destination(result.destination), result.summary()))
+            rows += [("", "", line) for line in result_lines(result, indent="")]
+        if not rows:
+            return "No storages to pull: %storage add SOURCE"
+        changed = any(o.result and o.result.changed for o in self.outcomes)
+        footer = f"\n{LEGEND}" if legend and changed else ""
+        return text_table(("storage", "destination", "outcome"), rows) + footer
+
+    def _repr_html_(self) -> str:
+        if not self.outcomes:
+            return (
+                f"<div style='{MUTED}'>No storages to pull: <code>%storage add SOURCE</code></div>"
+            )
+        rows = []
+        for outcome in self.outcomes:
+            result = outcome.result
+            if result is None:
+                cell = f"<span style='color:var(--jp-error-color1,#b32424)'>failed: {html.escape(outcome.error or '')}</span>"
+            else:
+                timing = f"<span style='{MUTED}'>({result.duration:.2f}s)</span>"
+                cell = f"{html.escape(result.summary())} {timing}{result_body_html(result)}"
+            where = relative_destination(result.destination) if result else ""
+            rows.append((f"<b>{html.escape(outcome.name)}</b>", html.escape(where), cell))
+        table = html_table(
+            ("storage", "destination", "outcome"), rows, "ipy-storage-report", nowrap=(0,)
         )
-        if items
-    ]
-    backup = (
-        f"<div style='{_MUTED}'>backup: <code>{html.escape(relative_destination(result.backup))}</code></div>"
-        if result.backup
-        else ""
-    )
-    return f"<div class='ipy-storage-result' style='{_CARD}'><div>{headline}</div>{''.join(lists)}{backup}</div>"
+        return f"<div class='ipy-storage-result' style='{CARD_STYLE}'>{table}</div>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
+
+
+# -- the base folder --------------------------------------------------------------------------
+class BaseFolder(type(Path())):  # type: ignore[misc]
+    """What ``%storage base`` returns: a path that shows as the folder, not ``PosixPath(…)``."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        shown = relative_destination(self)
+        title = f" title='{html.escape(str(self))}'" if shown != str(self) else ""
+        return f"<span{title}>storages pull into <code>{html.escape(shown)}</code></span>"
 
 
 # -- progress -------------------------------------------------------------------------------

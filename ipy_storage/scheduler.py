@@ -15,6 +15,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 MAX_BACKOFF = 600.0
+# The longest single wait: a year. Longer (or infinite) intervals wait a year at a time, because
+# ``Event.wait`` and ``datetime + timedelta`` overflow far below ``float('inf')``.
+LONGEST_WAIT = 365 * 24 * 3600.0
 _log = logging.getLogger(__name__)
 _running: set[Watcher] = set()
 _running_lock = threading.Lock()
@@ -82,15 +85,25 @@ class Watcher:
                     self._pull()
                 except Exception:  # recorded by the pull itself; the timer carries on
                     _log.debug("timed pull of %s failed", self.name, exc_info=True)
-                delay = backoff_delay(self.interval, self._failures())
+                delay = self._next_delay()
         finally:
             with _running_lock:
                 _running.discard(self)
 
+    def _next_delay(self) -> float:
+        """The back-off delay; the plain interval if counting failures fails (never a dead timer)."""
+        try:
+            return backoff_delay(self.interval, self._failures())
+        except Exception:
+            _log.debug("failure count of %s unavailable", self.name, exc_info=True)
+            return self.interval
+
     def _wait(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; True when stopped meanwhile."""
+        """Sleep ``delay`` seconds (a year at the most, then the next pull); True when stopped
+        meanwhile."""
         if self._stop.is_set():
             return True
+        delay = min(max(delay, 0.0), LONGEST_WAIT) if delay == delay else LONGEST_WAIT
         self.next_pull = datetime.now().astimezone() + timedelta(seconds=delay)
         self._notify()
         stopped = self._stop.wait(delay)

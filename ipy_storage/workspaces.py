@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,15 +17,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .imports import put_on_sys_path, reload_changed_modules, take_off_sys_path
 from .scheduler import Watcher
-from .storage.base import StorageBase, check_pull_interval
-from .storage.errors import StorageConfigError, StorageError, StoragePullError
+from .sources import base_folder, check_interval, storage_from_source
+from .storage.base import StorageBase
+from .storage.errors import StorageConfigError, StorageError
+from .storage.render import one_line
 from .storage.result import ProgressCallback, PullResult
-from .storage.secrets import redact
 
 StatusListener = Callable[[str, "dict[str, Any] | None"], None]
 _log = logging.getLogger(__name__)
-_UNSET: Any = object()
 _default: Workspace | None = None
 _default_lock = threading.Lock()
 
@@ -40,16 +40,6 @@ def workspace() -> Workspace:
         return _default
 
 
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message, without secrets; ipy_storage errors speak for
-    themselves, anything else is prefixed with its type."""
-    lines = str(error).strip().splitlines()
-    text = redact(lines[0]) if lines else ""
-    if isinstance(error, StorageError) and text:
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 class UnknownStorageError(StorageConfigError, KeyError):
     """No storage of that name in the workspace (a KeyError too, for ``ws[name]``)."""
 
@@ -57,9 +47,14 @@ class UnknownStorageError(StorageConfigError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Entry:
+    """One registered storage: what the workspace knows of it. The storage carries its entry as
+    ``storage.workspace_entry``, so its card shows this workspace's status."""
+
+    name: str
     storage: StorageBase
+    workspace: Workspace
     importable: bool = False
     reload: bool = False
     last_pull: datetime | None = None
@@ -67,12 +62,30 @@ class _Entry:
     last_error: str | None = None
     failures: int = 0
 
+    def status(self) -> dict[str, Any] | None:
+        """This storage's ``Workspace.status()`` entry; None once it was removed."""
+        return self.workspace._status_of(self)
+
+
+@dataclass
+class PullOutcome:
+    """How one storage's pull of a multi-pull ended: its result, or its error."""
+
+    name: str
+    result: PullResult | None = None
+    exception: StorageError | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The error as one line, without secrets."""
+        return one_line(self.exception) if self.exception is not None else None
+
 
 class Workspace:
     """Named storages pulled under one base path (default: the kernel's working directory)."""
 
     def __init__(self, base_path: str | Path | None = None) -> None:
-        self._base_path = _directory(base_path) if base_path is not None else Path.cwd()
+        self._base_path = base_folder(base_path) if base_path is not None else Path.cwd()
         self._entries: dict[str, _Entry] = {}
         self._watchers: dict[str, Watcher] = {}
         self._pull_locks: dict[Path, threading.Lock] = {}
@@ -86,7 +99,7 @@ class Workspace:
 
     def set_base_path(self, path: str | Path) -> None:
         """Pull storages added from now on under ``path``; those already added stay where they are."""
-        self._base_path = _directory(path)
+        self._base_path = base_folder(path)
 
     def add(
         self,
@@ -116,20 +129,27 @@ class Workspace:
             raise StorageConfigError(
                 f"Cannot add {type(storage_or_source).__name__}: give a source string or an ipy_storage storage."
             )
-        storage.set_base_path(self._base_path)
         handle = name or storage.destination.name
         with self._lock:
             storage = self._register(handle, storage, importable, reload)
         if importable:
-            _put_on_sys_path(storage.destination)
+            put_on_sys_path(storage.destination)
         self._notify(handle)
         return storage
 
     def _register(
         self, handle: str, storage: StorageBase, importable: bool, reload: bool
     ) -> StorageBase:
+        held = storage.workspace_entry
+        if held is not None and self._entries.get(handle) is not held:
+            raise StorageConfigError(
+                f"This storage is already in a workspace as {held.name!r}: add it once, or build "
+                "another storage object for a second folder."
+            )
+        if held is None:
+            storage.set_base_path(self._base_path)
         existing = self._entries.get(handle)
-        if existing is not None and existing.storage == storage:
+        if existing is not None and _same(existing.storage, storage):
             existing.importable, existing.reload = importable, reload
             return existing.storage
         if existing is not None:
@@ -142,7 +162,9 @@ class Workspace:
                     f"{handle!r} would pull into {storage.destination}, which {other!r} already uses: "
                     "give it another name."
                 )
-        self._entries[handle] = _Entry(storage, importable, reload)
+        entry = _Entry(handle, storage, self, importable, reload)
+        self._entries[handle] = entry
+        storage.workspace_entry = entry
         return storage
 
     def remove(self, name: str) -> None:
@@ -151,8 +173,9 @@ class Workspace:
             entry = self._entry(name)
             self._stop_watcher(name)
             del self._entries[name]
+            entry.storage.workspace_entry = None
         if entry.importable:
-            _take_off_sys_path(entry.storage.destination)
+            take_off_sys_path(entry.storage.destination)
         self._notify(name)
 
     def get(self, name: str) -> StorageBase | None:
@@ -163,10 +186,9 @@ class Workspace:
         return self._entry(name).storage
 
     def name_of(self, storage: StorageBase) -> str | None:
-        """The name this very storage object is registered under, if any."""
-        return next(
-            (name for name, entry in list(self._entries.items()) if entry.storage is storage), None
-        )
+        """The name this very storage object is registered under here, if any."""
+        entry = storage.workspace_entry
+        return entry.name if entry is not None and self._entries.get(entry.name) is entry else None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -191,20 +213,31 @@ class Workspace:
         self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
     ) -> PullResult | list[PullResult]:
         """Pull the named storages (all when none is named): a PullResult for one name, else a
-        list. A failing storage does not stop the others; its error is raised at the end."""
+        list. A failing storage does not stop the others; the first error is raised at the end
+        (``pull_each`` reports every outcome instead)."""
+        if len(names) == 1:
+            return self._pull_one(names[0], reset=reset, progress=progress)
+        outcomes = self.pull_each(*names, reset=reset, progress=progress)
+        failed = [outcome.exception for outcome in outcomes if outcome.exception is not None]
+        if failed:
+            raise failed[0]
+        return [outcome.result for outcome in outcomes]
+
+    def pull_each(
+        self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
+    ) -> list[PullOutcome]:
+        """Pull every named storage (all when none is named), whatever fails, and say how each
+        ended."""
         targets = list(names) or list(self._entries)
         for name in targets:
             self._entry(name)
-        results: list[PullResult] = []
-        first_error: StorageError | None = None
+        outcomes = []
         for name in targets:
             try:
-                results.append(self._pull_one(name, reset=reset, progress=progress))
+                outcomes.append(PullOutcome(name, self._pull_one(name, reset, progress)))
             except StorageError as error:
-                first_error = first_error or error
-        if first_error is not None:
-            raise first_error
-        return results[0] if len(names) == 1 else results
+                outcomes.append(PullOutcome(name, exception=error))
+        return outcomes
 
     def _pull_one(
         self, name: str, reset: bool = False, progress: ProgressCallback | None = None
@@ -217,10 +250,11 @@ class Workspace:
                 if entry.importable:
                     importlib.invalidate_caches()
                 if entry.reload:
-                    _reload_changed_modules(name, result)
+                    reload_changed_modules(name, result)
         except Exception as error:
             self._record(name, entry, error=one_line(error))
             raise
+        result.storage = name  # reports speak of the workspace's names
         self._record(name, entry, result=result)
         return result
 
@@ -244,13 +278,13 @@ class Workspace:
         """Pull ``name`` now and then every ``interval`` seconds (default: its ``pull_interval``) on
         a background thread; failures back off and never stop the timer."""
         entry = self._entry(name)
-        interval = (
-            check_pull_interval(interval) if interval is not None else entry.storage.pull_interval
-        )
-        if interval is None:
+        if interval is None and entry.storage.pull_interval is None:
             raise StorageConfigError(
                 f"{name!r} is a one-time sync (pull_interval=None): give an interval, e.g. watch({name!r}, interval=60)."
             )
+        interval = check_interval(
+            entry.storage.pull_interval if interval is None else interval, "interval"
+        )
         watcher = Watcher(
             name,
             interval,
@@ -285,8 +319,13 @@ class Workspace:
         return {name: self._status(name) for name in (names or self)}
 
     def _status(self, name: str) -> dict[str, Any]:
+        return self._status_of(self._entry(name))
+
+    def _status_of(self, entry: _Entry) -> dict[str, Any] | None:
         with self._lock:
-            entry = self._entry(name)
+            name = entry.name
+            if self._entries.get(name) is not entry:
+                return None
             watcher = self._watchers.get(name)
             watching = watcher is not None and watcher.running
             return {
@@ -332,72 +371,6 @@ class Workspace:
         return storage_table(self).html()
 
 
-def storage_from_source(
-    source: str,
-    name: str | None = None,
-    pull_interval: float | None = _UNSET,
-    settings: dict[str, Any] | None = None,
-    **git_options: Any,
-) -> StorageBase:
-    """The storage ``create_storage_from_source`` picks for ``source``, configured with the
-    options that kind accepts; an option the kind does not take is an error, not ignored."""
-    from .storage.factory import classify_source, create_storage_from_source
-    from .storage.git import GitRepository
-    from .storage.remote import RemoteStorage
-
-    storage_class, _ = classify_source(source)
-    kind = storage_class.__name__
-    git_options = {key: value for key, value in git_options.items() if value is not None}
-    if git_options and storage_class is not GitRepository:
-        raise StorageConfigError(
-            f"Git-only option(s) {', '.join(sorted(git_options))} cannot be used: "
-            f"{source!r} is a {kind}, not a git repository."
-        )
-    if settings and storage_class is not RemoteStorage:
-        raise StorageConfigError(
-            f"settings are for remote (fsspec) storages; {source!r} is a {kind}."
-        )
-    if name and storage_class is GitRepository:
-        git_options["name"] = name
-    interval = {} if pull_interval is _UNSET else {"pull_interval": pull_interval}
-    return create_storage_from_source(source, **interval, **git_options, **(settings or {}))
-
-
-def _directory(path: str | Path) -> Path:
-    resolved = Path(path).expanduser().absolute()
-    if resolved.exists() and not resolved.is_dir():
-        raise StorageConfigError(f"Base path {resolved} is a file: give a directory.")
-    return resolved
-
-
-def _put_on_sys_path(destination: Path) -> None:
-    entry = str(destination)
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-    importlib.invalidate_caches()
-
-
-def _take_off_sys_path(destination: Path) -> None:
-    entry = str(destination)
-    while entry in sys.path:
-        sys.path.remove(entry)
-
-
-def _reload_changed_modules(name: str, result: PullResult) -> None:
-    """Reload already-imported modules whose files this pull added or modified."""
-    changed = {
-        str((result.destination / path).resolve()) for path in [*result.added, *result.modified]
-    }
-    if not changed:
-        return
-    prefix = str(result.destination)
-    for module_name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file or not file.startswith(prefix) or str(Path(file).resolve()) not in changed:
-            continue
-        try:
-            importlib.reload(module)
-        except Exception as error:
-            raise StoragePullError(
-                f"Pulled {name!r}, but reloading module {module_name} failed: {one_line(error)}"
-            ) from error
+def _same(registered: StorageBase, new: StorageBase) -> bool:
+    """A re-run cell adds an equal storage for the same folder: it is the registered one."""
+    return registered == new and registered.destination == new.destination

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import time
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import pytest
+import yaml
 from IPython.lib.pretty import pretty
 
-from ipy_storage import GitRepository, LocalStorage, PullResult, Secret
+import ipy_storage
+from ipy_storage import GitRepository, LocalStorage, PullResult, Secret, Workspace
 from ipy_storage.display import (
+    BaseFolder,
+    PullReport,
     PullStep,
     PullStepList,
     StorageCard,
@@ -19,6 +26,9 @@ from ipy_storage.display import (
     step_html,
     storage_table,
 )
+from ipy_storage.storage.errors import StoragePullError
+from ipy_storage.storage.render import LEGEND, short
+from ipy_storage.workspaces import PullOutcome
 
 GIT_STEP = "prefect.deployments.steps.git_clone"
 
@@ -39,7 +49,7 @@ def test_card_shows_kind_source_destination_interval_status_and_step(
     for expected in (
         f"source:      {repo.url}",
         "destination: ws/code",
-        "interval:    30s",
+        "interval:    every 30s",
         "not watching; pulled",
         GIT_STEP,
     ):
@@ -82,7 +92,19 @@ def test_no_secret_is_ever_rendered(ws, tmp_path):
 
 def test_a_storage_outside_any_workspace_renders_too(tmp_path):
     html = LocalStorage(tmp_path)._repr_html_()
-    assert "not in the workspace" in html and "set_working_directory" in html
+    assert "not in a workspace" in html and "set_working_directory" in html
+
+
+def test_a_card_shows_the_status_of_the_workspace_that_holds_it(tmp_path):
+    own = Workspace(tmp_path / "own")  # not the session's default workspace
+    storage = own.add(LocalStorage(tmp_path), name="mine")
+    own.pull("mine")
+    html = storage._repr_html_()
+    assert "<b>mine</b>" in html and "pulled" in html and "not in a workspace" not in html
+    assert storage.workspace_entry.name == "mine" and own.name_of(storage) == "mine"
+    assert ipy_storage.workspace().name_of(storage) is None
+    own.remove("mine")
+    assert "not in a workspace" in storage._repr_html_() and own.name_of(storage) is None
 
 
 def test_destinations_are_relative_only_below_the_notebook(monkeypatch, tmp_path):
@@ -96,9 +118,11 @@ def test_pull_steps_render_as_yaml_or_json_and_stay_dicts():
     data = {GIT_STEP: {"repository": "https://example.com/r.git", "branch": None}}
     step = PullStep(data)
     assert step == data and isinstance(step, dict)
-    assert pretty(step).startswith(
-        f"{GIT_STEP}:\n  repository: https://example.com/r.git\n  branch: null"
+    assert pretty(step) == (  # a list item: it pastes under pull: as it is
+        f"- {GIT_STEP}:\n    repository: https://example.com/r.git\n    branch: null"
     )
+    pasted = yaml.safe_load("pull:\n" + pretty(step))
+    assert pasted == {"pull": [data]}
     assert json.loads(PullStep(data, "json").text()) == data
     assert "<span style=" in step._repr_html_()
     steps = PullStepList([data, data], "yaml")
@@ -137,7 +161,7 @@ def test_storage_table_text_and_html(ws, tmp_path, monkeypatch):
             "kind": "local",
             "source": str(tmp_path / "here"),
             "destination": "here",
-            "interval": "once",
+            "interval": "once (no timer)",
             "status": "not watching; never pulled",
         }
     ]
@@ -162,8 +186,144 @@ def test_storage_table_text_and_html(ws, tmp_path, monkeypatch):
             },
             "watching every 60s; failing (3× since the last success): Checking x failed — check the URL.; next 12:08:00",
         ),
-        (None, "not in the workspace"),
+        (None, "not in a workspace"),
     ],
 )
 def test_status_text(status, expected):
     assert status_text(status) == expected
+
+
+def _every_list_result(tmp_path) -> PullResult:
+    return PullResult(
+        storage="code",
+        destination=tmp_path / "code",
+        added=["new.py"],
+        modified=["changed.py"],
+        deleted=["gone.py"],
+        merged=["both.py"],
+        kept_local=["mine.py"],
+        moved_aside={"notes.md": "notes.local.md"},
+        duration=0.5,
+    )
+
+
+def test_merged_and_kept_local_are_separate_lists_with_their_meaning(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _every_list_result(tmp_path)
+    html = unescape(result._repr_html_())
+    assert "1 merged (your edits and upstream's, both in the file)" in html
+    assert "1 kept local (your version won over upstream's)" in html
+    assert html.index("both.py") < html.index("mine.py")  # two lists, merged first
+    text = repr(result)
+    assert (
+        "  * both.py" in text and "  = mine.py" in text and "  > notes.md → notes.local.md" in text
+    )
+    assert result.summary().startswith("1 added, 1 modified, 1 deleted, 1 merged, 1 kept local")
+    for mark, meaning in (("*", "merged"), ("=", "kept local"), (">", "moved aside")):
+        assert f"{mark} {meaning}" in LEGEND
+
+
+def test_a_card_marks_configured_credentials_and_never_shows_them(ws, monkeypatch):
+    monkeypatch.setenv("CARD_TOKEN", "card-token-value")
+    from_env = ws.add(
+        GitRepository(
+            "https://example.com/org/a.git",
+            credentials={"access_token": Secret.from_env("CARD_TOKEN")},
+        )
+    )
+    plain = ws.add(
+        GitRepository("https://example.com/org/b.git", credentials={"access_token": "plain-value"})
+    )
+    public = ws.add(GitRepository("https://example.com/org/c.git"))
+    env_card, plain_card = repr(card(ws, "a")), repr(card(ws, "b"))
+    assert "credentials: set, from environment variable $CARD_TOKEN" in env_card
+    assert "credentials: set (plain text, so no pull step)" in plain_card
+    assert "credentials" not in repr(card(ws, "c"))
+    shown = (
+        env_card + plain_card + from_env._repr_html_() + plain._repr_html_() + public._repr_html_()
+    )
+    assert "card-token-value" not in shown and "plain-value" not in shown
+    assert "set, from environment variable $CARD_TOKEN" in from_env._repr_html_()
+
+
+def test_a_pull_report_shows_every_outcome_under_workspace_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _every_list_result(tmp_path)
+    report = PullReport(
+        [
+            PullOutcome("data", result),
+            PullOutcome("data-copy", exception=StoragePullError("Pull of x failed: <boom>")),
+        ]
+    )
+    assert list(report) == [result] and report.failed == ["data-copy"]
+    text = pretty(report)
+    assert text.splitlines()[0].split() == ["storage", "destination", "outcome"]
+    assert text.splitlines()[1].split()[:3] == ["data", "code", "1"]
+    assert (
+        "data-copy               failed: Pull of x failed: <boom>" in text and "* both.py" in text
+    )
+    assert LEGEND in text
+    assert "No storages to pull" in pretty(PullReport([])) + PullReport([])._repr_html_()
+    html = report._repr_html_()
+    assert "<b>data</b>" in html and "<b>data-copy</b>" in html
+    assert "failed: Pull of x failed: &lt;boom&gt;" in html and "1 merged" in html
+
+
+def test_the_base_folder_shows_as_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = BaseFolder(tmp_path / "ws")
+    assert folder == tmp_path / "ws" and pretty(folder) == str(tmp_path / "ws")
+    assert "PosixPath" not in pretty(folder) and "<code>ws</code>" in folder._repr_html_()
+
+
+def test_messages_render_user_data_bounded():
+    bomb: list = ["x"] * 9
+    for _ in range(8):
+        bomb = [bomb] * 9  # 9**9 leaves if walked as a tree
+    started = time.perf_counter()
+    text = short({"step": bomb})
+    assert time.perf_counter() - started < 0.1 and len(text) <= 80
+
+
+CORE = Path(ipy_storage.__file__).parent / "storage"
+ABOVE_THE_CORE = {
+    "display",
+    "workspaces",
+    "magics",
+    "magic_args",
+    "widgets",
+    "scheduler",
+    "sources",
+}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, relative imports resolved against its package."""
+    package = ".".join(path.relative_to(CORE.parent.parent).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_core_imports_nothing_above_it():
+    offenders = {
+        f"{path.relative_to(CORE)}: {module}"
+        for path in CORE.rglob("*.py")
+        for module in _imported_modules(path)
+        if module.split(".")[0] in ("IPython", "ipywidgets", "traitlets")
+        or (module.startswith("ipy_storage.") and module.split(".")[1] in ABOVE_THE_CORE)
+        or module in {f"ipy_storage.{name}" for name in ABOVE_THE_CORE}
+    }
+    assert offenders == set()
+
+
+def test_the_import_check_sees_relative_imports(tmp_path):
+    probe = CORE / "render.py"
+    assert "ipy_storage.storage.result.PullResult" in _imported_modules(probe)
+    assert "ipy_storage.storage.secrets" in _imported_modules(probe)

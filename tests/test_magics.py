@@ -6,14 +6,24 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import fsspec
 import pytest
+import yaml
 from IPython.core.error import UsageError
+from IPython.lib.pretty import pretty
 
 from ipy_storage import GitRepository, PullResult, RemoteStorage, Secret, StorageForm
-from ipy_storage.display import PullStep, PullStepList, StorageCard, StorageTable
+from ipy_storage.display import (
+    PullReport,
+    PullStep,
+    PullStepList,
+    StorageCard,
+    StorageList,
+    StorageTable,
+)
 from ipy_storage.magics import StorageMagics
 
 SUBCOMMANDS = (
@@ -57,12 +67,24 @@ def memory_folder():
 
 
 # -- loading and help ---------------------------------------------------------------------------
-def test_help_lists_every_subcommand(ip):
+def test_help_starts_with_usage_and_examples_then_lists_every_subcommand(ip, capsys):
+    ip.run_cell("%storage?")
+    shown = capsys.readouterr().out
     doc = ip.find_line_magic("storage").__doc__
+    assert doc.startswith("Pull code into the notebook") and doc in shown
+    usage, examples, options = (
+        doc.index("Usage:"),
+        doc.index("Examples:"),
+        doc.index("positional arguments:"),
+    )
+    assert usage < examples < doc.index("%%storage --pull") < options
+    assert "::" not in [line.strip() for line in shown.splitlines()]
     for command in SUBCOMMANDS:
-        assert f"%storage {command}" in doc
-    assert "--token-env VAR" in doc and "--option <KEY=VALUE>" in doc
-    assert "--pull" in ip.find_cell_magic("storage").__doc__
+        assert f"%storage {command}" in doc[:examples] and f"%storage {command}" in doc[options:]
+    assert "--option <KEY=VALUE>" in doc[options:] and "--token-env VAR" in doc[options:]
+    cell_doc = ip.find_cell_magic("storage").__doc__
+    assert cell_doc.startswith("%%storage [--pull]:") and "Example:" in cell_doc
+    assert "--pull" in cell_doc and "::" not in cell_doc
 
 
 def test_the_magics_are_configurable(ip, make_repo):
@@ -125,6 +147,7 @@ def test_add_pull_list_show_step_remove(ip, make_repo):
     assert isinstance(card, StorageCard) and "git_clone" in repr(card) and "ws/code" in repr(card)
     step = storage(ip, "step code")
     assert isinstance(step, PullStep) and step == added.to_pull_step()
+    assert yaml.safe_load("pull:\n" + pretty(step)) == {"pull": [added.to_pull_step()]}
     assert json.loads(storage(ip, "step code --json").text()) == added.to_pull_step()
     assert isinstance(storage(ip, "step"), PullStepList)
     assert storage(ip, "remove code") is None
@@ -191,6 +214,7 @@ def test_watch_unwatch_and_base(ip, make_repo, tmp_path):
     storage(ip, "unwatch live")
     assert not workspace.status("live")["live"]["watching"]
     assert storage(ip, "base") == tmp_path / "ws"
+    assert pretty(storage(ip, "base")) == str(tmp_path / "ws")  # not PosixPath('…')
     assert storage(ip, f"base {tmp_path / 'other'}") == tmp_path / "other"
 
 
@@ -230,6 +254,20 @@ def test_pull_progress_is_a_line_in_a_terminal(ip, make_repo, capsys, git_http_s
         ),
         ("add x.git --interval 5 --once", "not allowed with argument --interval"),
         ("add x.git --interval soon", "invalid float value: 'soon'"),
+        (
+            "add x.git --interval 0",
+            "%storage add: --interval must be a positive number of seconds, at most 31536000 "
+            "(a year); use --once or %storage pull",
+        ),
+        ("add x.git --interval nan", "--interval must be a positive number of seconds"),
+        ("add x.git --interval inf", "--interval must be a positive number of seconds"),
+        ("add x.git --interval 1e12", "at most 31536000 (a year)"),
+        ("add github.com/org/repo", "did you mean https://github.com/org/repo?"),
+        ("add http://[::1", "Invalid source 'http://[::1': Invalid IPv6 URL"),
+        ("add ~nouser-ipy-storage/x", "Cannot find the home folder in '~nouser-ipy-storage/x'"),
+        ("add /no/such/folder", "Folder /no/such/folder does not exist: check the path"),
+        ("base /etc/hostname/below", "is below the file /etc/hostname: give a folder"),
+        ("add x.git --option =1", "expected KEY=VALUE, got '=1'"),
         ("add x.git --option novalue", "expected KEY=VALUE, got 'novalue'"),
         ("add x.git --help", "unrecognized arguments: --help"),
         ("step --yaml --json", "not allowed with argument --yaml"),
@@ -244,7 +282,7 @@ def test_pull_progress_is_a_line_in_a_terminal(ip, make_repo, capsys, git_http_s
         ("add x.git --commit zz", "Invalid commit SHA 'zz'"),
         (
             "add s3x://bucket/path --branch main",
-            "'s3x://bucket/path' is a LocalStorage, not a git repository",
+            "'s3x://bucket/path' is a local folder, not a git repository",
         ),
         (
             "add memory://b/p --option secret=plain --name p\n%storage step p",
@@ -258,9 +296,11 @@ def test_every_mistake_is_a_one_line_usage_error(ip, capsys, line, message):
 
 
 def test_a_failing_pull_is_a_one_line_usage_error(ip, capsys, tmp_path):
-    storage(ip, f"add {tmp_path / 'missing'} --name gone")
+    (tmp_path / "soon-gone").mkdir()
+    storage(ip, f"add {tmp_path / 'soon-gone'} --name gone")
+    (tmp_path / "soon-gone").rmdir()
     assert "does not exist: check the path exists" in usage_error(ip, capsys, "%storage pull gone")
-    assert "one-time sync" in usage_error(
+    assert "%storage watch: 'here' was added with --once: give --interval SECONDS" in usage_error(
         ip, capsys, f"%storage add {tmp_path} --name here --once\n%storage watch here"
     )
 
@@ -350,7 +390,8 @@ def test_cell_braces_are_not_expanded(ip, make_repo, capsys):
         ("name: project\nbuild: null\n", "mapping without a 'pull:' list"),
         ("pull: not-a-list\n", "The 'pull' section must be a list of steps"),
         ("# only a comment\n", "the cell holds no pull steps"),
-        ("- [unclosed\n", "not valid YAML or JSON at line"),
+        ("- [unclosed\n", "not valid YAML or JSON at line 3"),
+        ("- a: 1\n- b: c: d\n- e: 2\n", "not valid YAML or JSON at line 3"),
         ('[{"a": 1,]', "not valid YAML or JSON"),
     ],
 )
@@ -362,3 +403,115 @@ def test_cell_line_mistake(ip, capsys):
     assert "unrecognized arguments: --pulll" in usage_error(
         ip, capsys, "%%storage --pulll\n- x: {}\n"
     )
+
+
+def test_watch_speaks_the_magic_language(ip, capsys, tmp_path):
+    storage(ip, f"add {tmp_path} --name here")
+    assert "%storage watch: --interval must be a positive number of seconds" in usage_error(
+        ip, capsys, "%storage watch here --interval 0"
+    )
+
+
+# -- pull reports -------------------------------------------------------------------------------
+@pytest.fixture
+def two_good_one_broken(ip, make_repo, tmp_path):
+    repo = make_repo({"a.py": "A = 1\n"})
+    storage(ip, f"add {repo.url} --name data")
+    storage(ip, f"add {repo.url} --name data-copy")
+    (tmp_path / "soon-gone").mkdir()
+    storage(ip, f"add {tmp_path / 'soon-gone'} --name broken")
+    (tmp_path / "soon-gone").rmdir()
+    return ip
+
+
+def test_a_multi_pull_pulls_everything_shows_one_table_then_names_the_failures(
+    two_good_one_broken, capsys
+):
+    ip = two_good_one_broken
+    capsys.readouterr()
+    result = ip.run_cell("%storage pull")
+    captured = capsys.readouterr()
+    shown = (captured.out + captured.err).strip().splitlines()
+    assert isinstance(result.error_in_exec, UsageError)
+    assert shown[-1] == (
+        "UsageError: %storage pull: 1 of 3 failed: broken (the table above says why)"
+    )
+    table = [line.split() for line in shown[:-1]]
+    assert table[0] == ["storage", "destination", "outcome"]
+    assert table[1][:4] == ["data", "ws/data", "1", "added"] and table[2] == ["+", "a.py"]
+    assert table[3][:4] == ["data-copy", "ws/data-copy", "1", "added"]
+    assert table[5][:4] == ["broken", "failed:", "Local", "path"]
+    workspace = ip.find_line_magic("storage").__self__.workspace
+    assert (workspace["data-copy"].destination / "a.py").exists()
+
+
+def test_a_multi_pull_that_works_returns_the_report_labelled_by_workspace_names(ip, make_repo):
+    repo = make_repo({"a.py": "A = 1\n"})
+    storage(ip, f"add {repo.url} --name data")
+    storage(ip, f"add {repo.url} --name data-copy")
+    report = storage(ip, "pull data data-copy")
+    assert isinstance(report, PullReport) and report.failed == []
+    assert [result.storage for result in report] == ["data", "data-copy"]
+    assert all(isinstance(result, PullResult) for result in report)
+    assert "<b>data-copy</b>" in report._repr_html_()
+
+
+def test_the_cell_magic_pull_reports_the_same_way(ip, capsys, make_repo, tmp_path):
+    repo = make_repo({"a.py": "A = 1\n"})
+    code = (
+        "%%storage --pull\n"
+        "- prefect.deployments.steps.git_clone:\n"
+        f"    repository: {repo.url}\n"
+        "    clone_directory_name: flows\n"
+        "- prefect.deployments.steps.set_working_directory:\n"
+        f"    directory: {tmp_path / 'not-there'}\n"
+    )
+    capsys.readouterr()
+    result = ip.run_cell(code)
+    captured = capsys.readouterr()
+    shown = (captured.out + captured.err).strip().splitlines()
+    assert isinstance(result.error_in_exec, UsageError)
+    assert shown[-1] == (
+        "UsageError: %%storage --pull: 1 of 2 failed: not-there (the table above says why)"
+    )
+    assert any(line.split()[:3] == ["flows", "ws/flows", "1"] for line in shown)
+    good = ip.run_cell(
+        f"%%storage --pull\n- prefect.deployments.steps.git_clone:\n    repository: {repo.url}\n"
+    )
+    added = good.result
+    assert good.error_in_exec is None and isinstance(added, StorageList)
+    assert "repo" in added._repr_html_() and "pulled" in pretty(added)
+
+
+def test_add_with_pull_shows_the_result_and_says_a_failed_storage_stays_added(
+    ip, capsys, make_repo, tmp_path
+):
+    capsys.readouterr()
+    storage(ip, f"add {make_repo({'a.py': 'A = 1'}).url} --name shown --pull")
+    assert "+ a.py" in capsys.readouterr().out
+    (tmp_path / "vanishing").mkdir()
+    message = usage_error(
+        ip,
+        capsys,
+        f"import shutil\n%storage add {tmp_path / 'vanishing'} --name v --interval 5\n"
+        f"shutil.rmtree({str(tmp_path / 'vanishing')!r})\n%storage pull v",
+    )
+    assert "does not exist" in message
+    failing = make_repo(name="failing")
+    failing.bare.rename(tmp_path / "moved.git")
+    message = usage_error(ip, capsys, f"%storage add {failing.url} --name late --pull")
+    assert "'late' stays added: %storage pull late to try again, %storage remove late" in message
+    assert "late" in ip.find_line_magic("storage").__self__.workspace
+
+
+def test_a_cell_of_nested_yaml_aliases_is_refused_quickly(ip, capsys):
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for previous, name in zip("abcdefg", "bcdefgh", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    body = "\n".join(lines) + "\npull:\n- prefect.deployments.steps.git_clone:\n"
+    body += "    repository: x.git\n    credentials: *h\n"
+    assert len(body) < 600
+    started = time.perf_counter()
+    message = usage_error(ip, capsys, f"%%storage\n{body}")
+    assert time.perf_counter() - started < 2
+    assert "describes more than 10000 values" in message

@@ -71,3 +71,14 @@ def test_runs_top_to_bottom(path, tmp_path):
         if output.output_type == "error"
     ]
     assert not errors, errors
+    if path.stem == "form":
+        _each_step_shows_a_form(nb)
+
+
+def _each_step_shows_a_form(nb) -> None:
+    """form.ipynb shows a form at each step (widget views), and never a raw HTML string."""
+    outputs = [output for cell in nb.cells for output in cell.get("outputs", [])]
+    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) >= 7, f"only {len(views)} form views"
+    texts = [o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs]
+    assert not [text for text in texts if "<span" in text or "</" in text], texts

@@ -120,3 +120,34 @@ def test_the_timer_never_prints(capfd):
     watcher.join(5)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+@pytest.mark.parametrize("interval", [float("inf"), 1e12, float("nan")])
+def test_a_timer_never_dies_on_arithmetic(interval, capfd):
+    recorder = Recorder()
+    watcher = recorder.watcher(interval)
+    watcher.start()
+    try:
+        assert wait_until(lambda: recorder.times and watcher.next_pull is not None)
+        assert watcher.running  # waiting (a year at the most), not dead of an OverflowError
+        assert watcher.next_pull.year <= time.localtime().tm_year + 1
+    finally:
+        watcher.stop()
+        watcher.join(5)
+    assert not watcher._thread.is_alive()
+    assert capfd.readouterr().err == ""
+
+
+def test_a_failing_failure_count_does_not_kill_the_timer():
+    recorder = Recorder()
+
+    def broken_count() -> int:
+        raise ZeroDivisionError("count")
+
+    watcher = Watcher("demo", 0.02, recorder.pull, broken_count, recorder.on_change)
+    watcher.start()
+    try:
+        assert wait_until(lambda: len(recorder.times) >= 3) and watcher.running
+    finally:
+        watcher.stop()
+        watcher.join(5)

@@ -77,8 +77,8 @@ def test_re_adding_an_equal_storage_returns_the_registered_one(ws, make_repo):
     ("source_kind", "options", "message"),
     [
         ("memory", {"branch": "main"}, "Git-only option.s. branch cannot be used"),
-        ("git", {"settings": {"anon": True}}, "settings are for remote"),
-        ("folder", {"settings": {"anon": True}}, "settings are for remote"),
+        ("git", {"settings": {"anon": True}}, "Settings are for remote .fsspec. URLs; .* is a git"),
+        ("folder", {"settings": {"anon": True}}, "Settings are for remote .* is a local folder"),
     ],
 )
 def test_options_that_do_not_fit_the_source_are_errors(
@@ -163,7 +163,9 @@ def test_pull_returns_results_and_records_status(ws, make_repo, memory_url):
 
 def test_a_failing_pull_is_recorded_and_does_not_stop_the_others(ws, make_repo, tmp_path):
     repo = make_repo()
-    ws.add(str(tmp_path / "missing-folder"), name="broken")
+    (tmp_path / "soon-gone").mkdir()
+    ws.add(str(tmp_path / "soon-gone"), name="broken")
+    (tmp_path / "soon-gone").rmdir()
     ws.add(repo.url, name="code")
     with pytest.raises(StoragePullError, match="does not exist"):
         ws.pull()
@@ -296,8 +298,9 @@ def test_watch_needs_an_interval_for_a_one_time_sync(ws, tmp_path):
     ws.add(LocalStorage(tmp_path), name="once")
     with pytest.raises(StorageConfigError, match="one-time sync"):
         ws.watch("once")
-    with pytest.raises(StorageConfigError, match="Invalid pull_interval"):
-        ws.watch("once", interval=-1)
+    for wrong in (-1, 0, float("nan"), float("inf"), 366 * 24 * 3600, True, "60"):
+        with pytest.raises(StorageConfigError, match="Invalid interval .*at most 31536000"):
+            ws.watch("once", interval=wrong)
 
 
 def test_remove_stops_the_timer_and_keeps_the_files(ws, make_repo):
@@ -330,3 +333,90 @@ def test_listeners_hear_every_change_and_a_broken_one_changes_nothing(ws, tmp_pa
     ws.add(LocalStorage(tmp_path), name="again")
     assert [name for name, _ in heard] == ["here", "here", "here"]
     assert heard[1][1] is not None and heard[2][1] is None
+
+
+def test_pull_each_reports_every_outcome_under_the_workspace_names(ws, make_repo, tmp_path):
+    repo = make_repo({"a.py": "A = 1\n"})
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    ws.add(repo.url, name="data")
+    ws.add(repo.url, name="data-copy")
+    ws.add(str(folder), name="broken")
+    folder.rmdir()
+    outcomes = ws.pull_each()
+    assert [o.name for o in outcomes] == ["data", "data-copy", "broken"]
+    assert [o.result.storage for o in outcomes[:2]] == ["data", "data-copy"]  # not the folder names
+    assert outcomes[2].result is None and "does not exist" in outcomes[2].error
+    assert ws.pull("data").storage == "data"
+
+
+# -- checks at add time -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("github.com/org/repo", r"did you mean https://github.com/org/repo\?"),
+        ("gitlab.com/org/repo.git", r"did you mean https://gitlab.com/org/repo.git\?"),
+        ("no/such/folder", r"Folder .*/no/such/folder does not exist: check the path"),
+        ("file:///no/such/folder", r"Folder /no/such/folder does not exist"),
+        ("missing.git", r"Repository .*/missing.git does not exist"),
+        ("http://[::1", r"Invalid source 'http://\[::1': Invalid IPv6 URL"),
+        ("~nouser-ipy-storage/x", r"Cannot find the home folder in '~nouser-ipy-storage/x'"),
+        ("unknownproto://x/y", r"Unknown protocol 'unknownproto'.*install the fsspec package"),
+    ],
+)
+def test_sources_that_cannot_work_are_refused_at_add_time(ws, source, message):
+    with pytest.raises(StorageConfigError, match=message):
+        ws.add(source)
+    assert list(ws) == []
+
+
+@pytest.mark.parametrize("interval", [0, -5, float("nan"), float("inf"), 1e12])
+def test_absurd_intervals_are_refused_at_add_time(ws, tmp_path, interval):
+    with pytest.raises(StorageConfigError, match="Invalid pull_interval"):
+        ws.add(str(tmp_path), pull_interval=interval)
+
+
+def test_a_timer_of_a_storage_built_with_a_huge_interval_still_refuses_politely(ws, tmp_path):
+    ws.add(LocalStorage(tmp_path, pull_interval=1e12), name="forever")
+    with pytest.raises(StorageConfigError, match="Invalid interval 1000000000000.0"):
+        ws.watch("forever")
+    assert not ws.status("forever")["forever"]["watching"]
+
+
+def test_configuration_errors_never_echo_userinfo(ws):
+    for call in (
+        lambda: ws.add("https://alice:tok-secret-1@host.example/x.git", settings={"a": 1}),
+        lambda: ws.add("s3://alice:tok-secret-1@bucket/x", branch="main"),
+        lambda: ws.add("http://alice:tok-secret-1@[::1"),
+    ):
+        with pytest.raises(StorageConfigError) as caught:
+            call()
+        assert "tok-secret-1" not in str(caught.value) and "alice" not in str(caught.value)
+
+
+def test_the_base_path_must_be_a_folder_that_can_exist(ws, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(StorageConfigError, match="is below the file .*a-file: give a folder"):
+        ws.set_base_path(tmp_path / "a-file" / "sub")
+    with pytest.raises(StorageConfigError, match="Cannot find the home folder"):
+        ws.set_base_path("~nouser-ipy-storage/x")
+    ws.set_base_path(tmp_path / "new" / "deeper")  # created at the first pull
+    assert ws.base_path == tmp_path / "new" / "deeper"
+
+
+def test_name_is_the_folder_for_remote_sources_too(ws, memory_url):
+    storage = ws.add(memory_url, name="mine")
+    assert storage.destination == ws.base_path / "mine"
+    ws.pull("mine")
+    assert (ws.base_path / "mine" / "a.txt").read_bytes() == b"a"
+    assert not (ws.base_path / memory_url.split("://")[1]).exists()
+
+
+def test_a_storage_object_lives_in_one_workspace(ws, tmp_path):
+    storage = ws.add(LocalStorage(tmp_path), name="here")
+    assert ws.add(storage, name="here") is storage  # a re-run cell
+    other = Workspace(tmp_path / "other")
+    with pytest.raises(StorageConfigError, match="already in a workspace as 'here'"):
+        other.add(storage, name="there")
+    ws.remove("here")
+    assert other.add(storage, name="there") is storage and other.name_of(storage) == "there"

@@ -73,6 +73,9 @@ class StorageBase:
     _name: str
     # Kinds that write into their destination pull under its lock (local storages do not write).
     _writes_destination = True
+    # The entry of the workspace that holds this storage (``name``, ``status()``), set by the
+    # workspace when it registers the storage; the core never imports the workspace.
+    workspace_entry: Any = None
 
     def __init__(self, pull_interval: int | float | None) -> None:
         self._pull_interval = check_pull_interval(pull_interval)
@@ -98,6 +101,11 @@ class StorageBase:
 
     def set_base_path(self, path: str | Path) -> None:
         self._base_path = Path(path).expanduser().absolute()
+
+    def set_name(self, name: str) -> None:
+        """Pull into ``base_path / name`` instead of the kind's default folder (a workspace's
+        ``add(source, name=...)`` names the folder, for remote sources too: SPEC §6.1)."""
+        self._name = check_relative_name(name, "name")
 
     async def pull_code(
         self, reset: bool = False, progress: ProgressCallback | None = None
@@ -192,6 +200,6 @@ class StorageBase:
     __hash__ = None  # mutable (set_base_path), as Prefect's storages are
 
     def _repr_html_(self) -> str:
-        from ..display import storage_html
+        from .render import storage_html
 
         return storage_html(self)

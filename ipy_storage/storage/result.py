@@ -83,16 +83,12 @@ class PullResult:
         return text
 
     def __repr__(self) -> str:
+        from .render import result_lines
+
         head = f"PullResult({self.storage!r} → {self.destination}: {self.summary()}, "
-        lines = [head + f"{self.duration:.2f}s)"]
-        for _label, name, mark in CHANGE_LISTS:
-            lines.extend(f"  {mark} {path}" for path in getattr(self, name))
-        lines.extend(f"  > {src} → {dst}" for src, dst in self.moved_aside.items())
-        if self.backup:
-            lines.append(f"  backup: {self.backup}")
-        return "\n".join(lines)
+        return "\n".join([head + f"{self.duration:.2f}s)", *result_lines(self)])
 
     def _repr_html_(self) -> str:
-        from ..display import pull_result_html
+        from .render import pull_result_html
 
         return pull_result_html(self)
