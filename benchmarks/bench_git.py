@@ -1,28 +1,31 @@
-"""GitRepository benchmark (issue 3): ours vs raw ``git clone --depth 1`` vs Prefect 3.9.1's
-``GitRepository`` vs nbgitpuller.
+"""GitRepository benchmark (issues 3, 10): ours vs raw git vs Prefect 3.9.1's ``GitRepository``
+vs nbgitpuller, as ratios measured in one run.
 
-    python benchmarks/bench_git.py [--files 2000] [--runs 9] [--no-write]
+    python benchmarks/bench_git.py [--sizes 2000,20000,100000] [--runs 7,5,3] [--no-write]
 
-- A 2,000-file repository served four ways: ``file://``; the test suite's git smart-HTTP server with
-  Basic auth over plain HTTP; the same over TLS (Prefect sends credentials only to ``https://``);
-  and over TLS from a "distant" server that answers each request after ``--latency`` (25 ms), where
-  round trips count as they do against a real host.
-- Per implementation: a first pull into a fresh destination, then a no-change pull of it.
-  Destinations in /dev/shm; implementations interleaved (the order rotates every run); one warm-up
-  round is not counted; medians of ``--runs`` runs.
-- raw git: ``git clone --depth 1`` (first) and ``git fetch --depth 1 origin`` (no-change), with the
-  credentials header in the environment, as ours sends it.
-- Prefect and nbgitpuller run in their own venv (``benchmarks/.venv-prefect``, created on first use)
-  through ``git_runner.py``, timed in-process like ours; Prefect with
-  ``PREFECT_SERVER_ALLOW_EPHEMERAL_MODE=false`` and a temporary ``PREFECT_HOME``. nbgitpuller has
-  no credentials, so it runs over ``file://`` only.
+- **Sizes** (``file://``, so the numbers are git's and ours, not a server's): per size a
+  repository of that many small files; per run, each implementation makes a first pull into a
+  fresh folder, a no-change pull, then — after the user edits 50 files and upstream changes one
+  other file — an update. Raw git is ``git clone --depth 1`` / ``git ls-remote`` (the no-change
+  reference at scale: one round trip and nothing else) / ``git fetch --depth 1`` + ``git reset
+  --keep`` (what Prefect runs for an update).
+- **Edits kept**: 50 user edits in files upstream changes too (a different line of each).
+- **Sparse**: one folder of twenty (1 MB of incompressible data each) with ``directories``:
+  the bytes under ``.git/objects`` after the first pull.
+- **Transports** (2,000 files): ``file://``, the suite's smart-HTTP server with Basic auth over
+  HTTP and TLS, and TLS with 25 ms per request (a distant server, where round trips count).
+- **GitPython**: the cost of one command through our runner (GitPython's ``execute``) minus the
+  same command through ``subprocess``, times the commands a pull runs, over the pull's time.
 
-Results go to ``benchmarks/RESULTS.md`` under ``## GitRepository (issue 3)``.
+Destinations in /dev/shm; implementations interleaved (their order rotates every run); one
+warm-up round not counted; medians. Peers run in their own venv (``.venv-prefect``), timed
+in-process like ours. Results go to ``benchmarks/RESULTS.md`` under ``## GitRepository``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -30,28 +33,31 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNNER = HERE / "git_runner.py"
-SECTION = "## GitRepository (issue 3)"
-
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.common import (  # noqa: E402
-    RESULTS,
-    Runner,
-    scratch_root,
-    write_section,
-)
+from benchmarks.common import Runner, scratch_root, write_section  # noqa: E402
 from ipy_storage import GitRepository  # noqa: E402
-from tests.fixtures.git_server import start_git_http_server  # noqa: E402
-from tests.fixtures.prefect_venv import PREFECT_VERSION, ensure_peer_venv  # noqa: E402
+from tests.fixtures.git_server import SourceRepo, start_git_http_server  # noqa: E402
+from tests.fixtures.prefect_venv import PREFECT_VERSION, ensure_peer_venv, prefect_environment  # noqa: E402
+
+SECTION = "## GitRepository (issues 3, 10)"
+RUNNER = HERE / "git_runner.py"
+EDITS = 50
+NAMES = {
+    "ours": "ipy_storage",
+    "git": "raw git",
+    "prefect": f"Prefect {PREFECT_VERSION}",
+    "nbgitpuller": "nbgitpuller",
+}
 
 
 def make_files(count: int) -> dict[str, str]:
     return {
-        f"pkg{index // 100:02d}/module_{index:04d}.py": f'"""Module {index}."""\n\nVALUE = {index}\n\n\ndef f():\n    return VALUE * 2\n'
+        f"pkg{index // 1000:03d}/sub{(index // 50) % 20:02d}/module_{index:06d}.py": f'"""Module {index}."""\n\nVALUE = {index}\n\n\ndef f():\n    return VALUE * 2\n'
         for index in range(count)
     }
 
@@ -62,233 +68,356 @@ def timed(function) -> float:
     return time.perf_counter() - started
 
 
-class Scenario:
-    """One transport: a URL, the credentials for it, and the implementations that can use it."""
+def git(*args: str, cwd: Path, env: dict | None = None) -> None:
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
-    def __init__(
-        self, label: str, url: str, impls: list[str], server=None, delay: float = 0.0
-    ) -> None:
-        self.label = label
-        self.url = url
-        self.impls = impls
-        self.server = server
-        self.delay = delay  # the server answers every request after this long (a distant server)
-        self.times: dict[tuple[str, str], list[float]] = {}
 
-    def ours_repo(self, base: Path, name: str) -> GitRepository:
-        credentials = self.server.credentials() if self.server else None
-        repo = GitRepository(self.url, credentials=credentials, name=name)
+class Peers:
+    """Prefect and nbgitpuller in their venv, one long-lived process."""
+
+    def __init__(self, scratch: Path, extra_env: dict[str, str]) -> None:
+        home = scratch / "prefect-home"
+        home.mkdir(parents=True)
+        env = prefect_environment(
+            home, {"PREFECT_LOGGING_LEVEL": "WARNING", "GIT_TERMINAL_PROMPT": "0", **extra_env}
+        )
+        self.runner = Runner(ensure_peer_venv(), RUNNER, env)
+        self.runner.call(impl="warmup", url="", base="", name="")
+
+    def pull(self, impl: str, url: str, base: Path, **extra) -> float:
+        return self.runner.call(impl=impl, url=url, base=str(base), name="repo", **extra)["seconds"]
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def pull_with(
+    impl: str,
+    url: str,
+    base: Path,
+    peers: Peers | None,
+    env: dict | None = None,
+    credentials=None,
+    **options,
+) -> float:
+    """One pull of ``url`` into ``base/repo`` by ``impl`` (first pull or later, as it finds it)."""
+    dest = base / "repo"
+    if impl == "ours":
+        repo = GitRepository(url, name="repo", credentials=credentials, **options)
         repo.set_base_path(base)
-        return repo
-
-    def raw_env(self) -> dict[str, str]:
-        if not self.server:
-            return dict(os.environ)
-        return {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            **self.ours_repo(Path("/"), "x").auth_environment(),
-        }
-
-    def run_once(
-        self, impl: str, base: Path, name: str, peer: Runner | None
-    ) -> tuple[float, float]:
-        destination = base / name
-        if impl == "ours":
-            repo = self.ours_repo(base, name)
-            first = timed(repo.pull)
-            again = timed(repo.pull)
-        elif impl == "git":
-            env = self.raw_env()
-            first = timed(
-                lambda: subprocess.run(
-                    ["git", "clone", "-q", "--depth", "1", self.url, str(destination)],
-                    env=env,
-                    check=True,
-                )
+        return timed(repo.pull)
+    if impl == "git":
+        if not dest.exists():
+            return timed(
+                lambda: git("clone", "-q", "--depth", "1", url, str(dest), cwd=base, env=env)
             )
-            again = timed(
-                lambda: subprocess.run(
-                    ["git", "-C", str(destination), "fetch", "-q", "--depth", "1", "origin"],
-                    env=env,
-                    check=True,
-                )
+        return timed(
+            lambda: (
+                git("fetch", "-q", "--depth", "1", "origin", cwd=dest, env=env),
+                git("reset", "-q", "--keep", "FETCH_HEAD", cwd=dest, env=env),
             )
-        else:
-            request = {"impl": impl, "url": self.url, "base": str(base), "name": name}
-            if self.server and impl == "prefect":
-                request["credentials"] = {
-                    "username": self.server.username,
-                    "access_token": self.server.token,
-                }
-            first = peer.call(**request)["seconds"]
-            again = peer.call(**request)["seconds"]
-        return first, again
-
-    def record(self, impl: str, first: float, again: float) -> None:
-        self.times.setdefault((impl, "first"), []).append(first)
-        self.times.setdefault((impl, "again"), []).append(again)
-
-    def median(self, impl: str, kind: str) -> float | None:
-        values = self.times.get((impl, kind))
-        return statistics.median(values) if values else None
+        )
+    if credentials is not None:
+        options["credentials"] = credentials
+    return peers.pull(impl, url, base, **options)
 
 
-def run(args: argparse.Namespace) -> list[Scenario]:
-    scratch = scratch_root("ipy-bench-git-")
-    peer = None
-    servers = []
+def rotate(items: list[str], by: int) -> list[str]:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+# -- sizes: first pull, no-change pull, update with 50 user edits -------------------------------
+def bench_size(scratch: Path, count: int, runs: int, peers: Peers | None) -> dict:
+    upstream = SourceRepo.create(
+        scratch / f"up{count}" / "repo.git", scratch / f"work{count}", "", make_files(count)
+    )
+    url = upstream.bare.as_uri()
+    files = sorted(make_files(count))
+    impls = ["ours", "git"] + (["prefect", "nbgitpuller"] if peers else [])
+    times: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for run in range(-1, runs):
+        bases = {impl: scratch / f"s{count}-{impl}-{run + 1}" for impl in impls}
+        for impl in rotate(impls, run):
+            bases[impl].mkdir()
+            first = pull_with(impl, url, bases[impl], peers)
+            again = (
+                pull_with(impl, url, bases[impl], peers)
+                if impl != "git"
+                else timed(lambda b=bases[impl]: git("ls-remote", "-q", "origin", cwd=b / "repo"))
+            )
+            if run >= 0:
+                times[impl, "first"].append(first)
+                times[impl, "again"].append(again)
+        changed = files[(run + 1) % len(files)]
+        for impl in impls:  # the user edits 50 files that upstream leaves alone
+            for path in files[-EDITS - 1 : -1]:
+                (bases[impl] / "repo" / path).write_text(f"# my edit {run}\n")
+        upstream.commit({changed: f"VALUE = 'upstream {run}'\n"})
+        for impl in rotate(impls, run):
+            if impl == "nbgitpuller":
+                continue  # it commits the user's edits and merges: not the same job
+            seconds = pull_with(impl, url, bases[impl], peers)
+            kept = sum(
+                (bases[impl] / "repo" / p).read_text() == f"# my edit {run}\n"
+                for p in files[-EDITS - 1 : -1]
+            )
+            if run >= 0:
+                times[impl, "update"].append(seconds)
+                times[impl, "kept"].append(kept)
+        for base in bases.values():
+            shutil.rmtree(base)
+        print(f"  {count} files: run {run + 1}/{runs}", flush=True)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def bench_overlap(scratch: Path, peers: Peers | None) -> dict[str, int]:
+    """Edits kept when upstream changes the same 50 files (another line of each)."""
+    text = "".join(f"line {n}\n" for n in range(10))
+    files = {f"f{i:02d}.py": text for i in range(EDITS)}
+    upstream = SourceRepo.create(
+        scratch / "overlap" / "repo.git", scratch / "overlap-work", "", files
+    )
+    url = upstream.bare.as_uri()
+    impls = ["ours", "git"] + (["prefect"] if peers else [])
+    bases = {impl: scratch / f"overlap-{impl}" for impl in impls}
+    for impl in impls:
+        bases[impl].mkdir()
+        pull_with(impl, url, bases[impl], peers)
+        for path in files:
+            (bases[impl] / "repo" / path).write_text(text.replace("line 0", "line 0 (mine)"))
+    upstream.commit({path: text.replace("line 9", "line 9 (upstream)") for path in files})
+    kept = {}
+    for impl in impls:
+        with contextlib.suppress(Exception):  # raw git refuses: that is the measurement
+            pull_with(impl, url, bases[impl], peers)
+        kept[impl] = sum("line 0 (mine)" in (bases[impl] / "repo" / p).read_text() for p in files)
+    return kept
+
+
+def bench_sparse(scratch: Path, peers: Peers | None) -> dict[str, int]:
+    files = {f"d{i:02d}/data.bin": os.urandom(1 << 20) for i in range(20)}
+    files.update({f"d{i:02d}/x.py": f"x = {i}\n" for i in range(20)})
+    upstream = SourceRepo.create(
+        scratch / "sparse" / "repo.git", scratch / "sparse-work", "", files
+    )
+    url = upstream.bare.as_uri()
+    sizes = {}
+    for impl in ["ours"] + (["prefect"] if peers else []):
+        base = scratch / f"sparse-{impl}"
+        base.mkdir()
+        pull_with(impl, url, base, peers, directories=["d00"])
+        objects = base / "repo" / ".git" / "objects"
+        sizes[impl] = sum(p.stat().st_size for p in objects.rglob("*") if p.is_file())
+    return sizes
+
+
+# -- transports -------------------------------------------------------------------------------
+def bench_transports(scratch: Path, runs: int, with_peers: bool, latency: float) -> list:
+    files = make_files(2000)
+    http = start_git_http_server(scratch / "http")
+    https = start_git_http_server(scratch / "https", tls=True)
+    os.environ["GIT_SSL_CAINFO"] = str(https.cafile)
+    peers = (
+        Peers(scratch / "transports", {"GIT_SSL_CAINFO": str(https.cafile)}) if with_peers else None
+    )
     try:
-        files = make_files(args.files)
-        http = start_git_http_server(scratch / "http")
-        https = start_git_http_server(scratch / "https", tls=True)
-        servers = [http, https]
-        os.environ["GIT_SSL_CAINFO"] = str(https.cafile)
-        plain_repo = http.create_repo(files, name="bench")
-        tls_repo = https.create_repo(files, name="bench")
-        peers = ["prefect", "nbgitpuller"] if not args.no_peers else []
-        scenarios = [
-            Scenario("file://", plain_repo.bare.as_uri(), ["ours", "git", *peers]),
-            Scenario("http + Basic auth", plain_repo.url, ["ours", "git"], server=http),
-            Scenario("https + Basic auth", tls_repo.url, ["ours", "git", *peers[:1]], server=https),
-            Scenario(
-                f"https + Basic auth, {args.latency * 1000:.0f} ms a request",
-                tls_repo.url,
-                ["ours", "git", *peers[:1]],
-                server=https,
-                delay=args.latency,
+        plain, tls = http.create_repo(files, name="bench"), https.create_repo(files, name="bench")
+        rows = [
+            ("http + Basic auth", plain.url, http, 0.0, ["ours", "git"]),
+            ("https + Basic auth", tls.url, https, 0.0, ["ours", "git", "prefect"]),
+            (
+                f"https + Basic auth, {latency * 1000:.0f} ms a request",
+                tls.url,
+                https,
+                latency,
+                ["ours", "git", "prefect"],
             ),
         ]
-        if peers:
-            python = ensure_peer_venv()
-            prefect_home = scratch / "prefect-home"
-            prefect_home.mkdir()
-            peer = Runner(
-                python,
-                RUNNER,
-                {
-                    "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
-                    "PREFECT_HOME": str(prefect_home),
-                    "PREFECT_LOGGING_LEVEL": "WARNING",
-                    "GIT_TERMINAL_PROMPT": "0",
-                    "GIT_SSL_CAINFO": str(https.cafile),
-                },
-            )
-            peer.call(impl="warmup", url="", base="", name="")
-        for run_index in range(-1, args.runs):  # run -1 warms up every implementation
-            for scenario in scenarios:
-                impls = (
-                    scenario.impls[run_index % len(scenario.impls) :]
-                    + scenario.impls[: run_index % len(scenario.impls)]
-                )
-                if scenario.server:
-                    scenario.server.set_delay(scenario.delay)
-                for impl in impls:
-                    base = scratch / "dest" / f"{impl}-{run_index + 1}"
-                    base.mkdir(parents=True, exist_ok=True)
-                    first, again = scenario.run_once(impl, base, "repo", peer)
-                    if run_index >= 0:
-                        scenario.record(impl, first, again)
+        results = []
+        for label, url, server, delay, impls in rows:
+            impls = [i for i in impls if i != "prefect" or peers]
+            auth = GitRepository(url, credentials=server.credentials()).auth_environment()
+            env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **auth}
+            creds = {"username": server.username, "access_token": server.token}
+            times = defaultdict(list)
+            server.set_delay(delay)
+            for run in range(-1, runs):
+                for impl in rotate(impls, run):
+                    base = scratch / f"t-{impl}-{run + 1}"
+                    base.mkdir()
+                    extra = {"credentials": creds} if impl == "prefect" else {}
+                    ours = {"credentials": server.credentials()} if impl == "ours" else {}
+                    first = pull_with(impl, url, base, peers, env, **extra, **ours)
+                    again = pull_with(impl, url, base, peers, env, **extra, **ours)
+                    if run >= 0:
+                        times[impl, "first"].append(first)
+                        times[impl, "again"].append(again)
                     shutil.rmtree(base)
-                if scenario.server:
-                    scenario.server.set_delay(None)
-            print(f"run {run_index + 1}/{args.runs} done", flush=True) if run_index >= 0 else None
-        return scenarios
+            server.set_delay(None)
+            results.append((label, {k: statistics.median(v) for k, v in times.items()}, impls))
+        return results
     finally:
-        if peer:
-            peer.close()
-        for server in servers:
-            server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+        if peers:
+            peers.close()
+        http.stop()
+        https.stop()
 
 
+# -- GitPython's share ------------------------------------------------------------------------
+def bench_gitpython(scratch: Path) -> dict[str, float]:
+    from ipy_storage.storage.git.runner import GitRunner
+    from ipy_storage.storage.git.source import GitSource
+
+    upstream = SourceRepo.create(
+        scratch / "gp" / "repo.git", scratch / "gp-work", "", make_files(2000)
+    )
+    url = upstream.bare.as_uri()
+    repo = GitRepository(url, name="repo")
+    repo.set_base_path(scratch / "gp-base")
+    repo.pull()
+    runner, dest = GitRunner(GitSource(url)), repo.destination
+    through, direct = [], []
+    for _ in range(200):
+        through.append(timed(lambda: runner.run("rev-parse", "HEAD", cwd=dest)))
+        direct.append(
+            timed(
+                lambda: subprocess.run(
+                    ["git", "rev-parse", "HEAD"], cwd=dest, capture_output=True, check=True
+                )
+            )
+        )
+    per_call = statistics.median(through) - statistics.median(direct)
+    counts = {}
+    original = GitRunner.start
+
+    def counting(self, *args, **kwargs):
+        counts[phase] = counts.get(phase, 0) + 1
+        return original(self, *args, **kwargs)
+
+    GitRunner.start = counting
+    seconds = {}
+    try:
+        for phase in ("no-change", "update"):
+            if phase == "update":
+                upstream.commit({"pkg000/sub00/module_000000.py": "changed\n"})
+            seconds[phase] = timed(repo.pull)
+    finally:
+        GitRunner.start = original
+    return {
+        "per_call_ms": per_call * 1000,
+        **{f"{p} share %": 100 * counts.get(p, 0) * per_call / seconds[p] for p in seconds},
+    }
+
+
+# -- report -----------------------------------------------------------------------------------
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "–"
 
 
-def report(scenarios: list[Scenario], args: argparse.Namespace) -> str:
-    names = {
-        "ours": "ipy_storage",
-        "git": "raw git",
-        "prefect": f"Prefect {PREFECT_VERSION}",
-        "nbgitpuller": "nbgitpuller",
-    }
+def report(args, sizes: dict, overlap: dict, sparse: dict, transports: list, gp: dict) -> str:
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout
     lines = [
         SECTION,
         "",
-        f"{args.files} files, medians of {args.runs} interleaved runs (after one warm-up round), destinations "
-        f"in /dev/shm; {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}. "
-        "Run: `python benchmarks/bench_git.py`.",
-        "Raw git: `git clone --depth 1` (first) / `git fetch --depth 1 origin` (no-change), with the same "
-        "auth header in the environment.",
+        f"`python benchmarks/bench_git.py` — {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {git_version.strip()}; "
+        "destinations in /dev/shm, implementations interleaved, medians (runs per size: "
+        f"{args.runs}). Raw git: `clone --depth 1` / `ls-remote` / `fetch --depth 1` + "
+        "`reset --keep`.",
         "",
-        "| transport | implementation | first pull (s) | no-change pull (s) |",
-        "|---|---|---:|---:|",
+        "| files | implementation | first pull (s) | no-change (s) | update, 50 user edits (s) "
+        "| edits kept |",
+        "|---:|---|---:|---:|---:|---:|",
     ]
-    for scenario in scenarios:
-        for impl in scenario.impls:
-            first, again = scenario.median(impl, "first"), scenario.median(impl, "again")
-            lines.append(f"| {scenario.label} | {names[impl]} | {first:.4f} | {again:.4f} |")
+    for count, t in sizes.items():
+        for impl in NAMES:
+            if (impl, "first") not in t:
+                continue
+            update = t.get((impl, "update"))
+            kept = t.get((impl, "kept"))
+            lines.append(
+                f"| {count:,} | {NAMES[impl]}{' (no-change: ls-remote)' if impl == 'git' else ''} "
+                f"| {t[impl, 'first']:.3f} | {t[impl, 'again']:.4f} "
+                f"| {f'{update:.3f}' if update else '–'} | {f'{kept:.0f}/{EDITS}' if kept is not None else '–'} |"
+            )
     lines += [
         "",
-        "| transport | first pull: ours / raw git (target ≤ 1.1) | no-change: ours / Prefect (target ≤ 0.5) "
-        "| first: ours / Prefect | no-change: ours / nbgitpuller |",
-        "|---|---:|---:|---:|---:|",
+        "| files | first: ours / raw clone (≤ 1.05) | no-change: ours / Prefect (≤ 0.2) "
+        "| no-change: ours / raw ls-remote (≤ 1.5 at 100k) | update: ours / Prefect (≤ 1.2 "
+        "at 20k, 100k) | update: ours / raw |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
-    for scenario in scenarios:
-        ours_first, ours_again = scenario.median("ours", "first"), scenario.median("ours", "again")
+    for count, t in sizes.items():
         lines.append(
-            f"| {scenario.label} | {ratio(ours_first, scenario.median('git', 'first'))} "
-            f"| {ratio(ours_again, scenario.median('prefect', 'again'))} "
-            f"| {ratio(ours_first, scenario.median('prefect', 'first'))} "
-            f"| {ratio(ours_again, scenario.median('nbgitpuller', 'again'))} |"
+            f"| {count:,} | {ratio(t['ours', 'first'], t['git', 'first'])} "
+            f"| {ratio(t['ours', 'again'], t.get(('prefect', 'again')))} "
+            f"| {ratio(t['ours', 'again'], t['git', 'again'])} "
+            f"| {ratio(t['ours', 'update'], t.get(('prefect', 'update')))} "
+            f"| {ratio(t['ours', 'update'], t['git', 'update'])} |"
         )
     lines += [
         "",
-        "Ours: a no-change pull is one `git ls-remote` compared with the recorded commit (Prefect fetches "
-        "and resets; nbgitpuller fetches and merges); a first pull is `git clone --depth 1` into a "
-        "temporary folder renamed into place, plus a listing of the files for the `PullResult`.",
+        f"Edits kept when upstream changes the same {EDITS} files (another line of each): "
+        + ", ".join(f"{NAMES[i]} {n}/{EDITS}" for i, n in overlap.items())
+        + " (raw `reset --keep` refuses; Prefect then deletes the folder and clones again).",
         "",
-        "Notes. Over HTTP the no-change check is one request (`ls-remote` with protocol v0; protocol v2 "
-        "would need two, and is used for repositories with more than 1,000 refs, whose v0 advertisement "
-        "is large); Prefect's `fetch` + `reset --keep` makes three. On zero-latency loopback HTTPS both "
-        "sides are dominated by what they share (starting git and its HTTP helper, one TLS handshake), so "
-        "the ratio sits near 0.5 there; with a per-request delay, as against a real host, the saved round "
-        "trips show. The fixture server sets TCP_NODELAY: without it every response waited ~40 ms for a "
-        "delayed ACK, which is where the larger Prefect figures in shared/TESTING.md (0.36 s no-change "
-        "over https) come from.",
+        "Sparse pull of one folder of twenty (1 MB each), bytes under `.git/objects`: "
+        + ", ".join(f"{NAMES[i]} {n / 1e6:.1f} MB" for i, n in sparse.items())
+        + (
+            f" — ratio {sparse['ours'] / sparse['prefect']:.2f} (≤ 0.2)."
+            if "prefect" in sparse
+            else "."
+        ),
         "",
+        f"GitPython: {gp['per_call_ms']:.2f} ms a command over `subprocess`; "
+        + ", ".join(f"{k} {v:.1f}" for k, v in gp.items() if k != "per_call_ms")
+        + " (target ≤ 5 %).",
+        "",
+        "| transport (2,000 files) | implementation | first pull (s) | no-change (s) |",
+        "|---|---|---:|---:|",
     ]
-    return "\n".join(lines)
+    for label, t, impls in transports:
+        for impl in impls:
+            lines.append(
+                f"| {label} | {NAMES[impl]} | {t[impl, 'first']:.4f} | {t[impl, 'again']:.4f} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--no-peers", action="store_true", help="skip Prefect and nbgitpuller")
-    parser.add_argument(
-        "--latency",
-        type=float,
-        default=0.025,
-        help="per-request delay of the 'distant server' scenario (seconds)",
-    )
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave RESULTS.md alone"
-    )
-    parser.add_argument("--verbose", action="store_true", help="print every run's times")
+    parser.add_argument("--sizes", default="2000,20000,100000")
+    parser.add_argument("--runs", default="7,5,3")
+    parser.add_argument("--transport-runs", type=int, default=5)
+    parser.add_argument("--latency", type=float, default=0.025)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    scenarios = run(args)
-    if args.verbose:
-        for scenario in scenarios:
-            for (impl, kind), values in scenario.times.items():
-                print(scenario.label, impl, kind, " ".join(f"{v:.4f}" for v in values))
-    section = report(scenarios, args)
-    print(section)
+    scratch = scratch_root("ipy-bench-git-")
+    peers = None if args.no_peers else Peers(scratch, {})
+    try:
+        counts = [int(c) for c in args.sizes.split(",")]
+        runs = [int(r) for r in args.runs.split(",")]
+        sizes = {c: bench_size(scratch, c, r, peers) for c, r in zip(counts, runs, strict=False)}
+        overlap, sparse = bench_overlap(scratch, peers), bench_sparse(scratch, peers)
+        transports = bench_transports(scratch, args.transport_runs, peers is not None, args.latency)
+        gp = bench_gitpython(scratch)
+    finally:
+        if peers:
+            peers.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    text = report(args, sizes, overlap, sparse, transports, gp)
+    print(text)
     if not args.no_write:
-        write_section(SECTION, section)
-        print(f"written to {RESULTS}")
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ async def prefect_pull(request: dict) -> float:
     from prefect.runner.storage import GitRepository
 
     repo = GitRepository(
-        url=request["url"], credentials=request.get("credentials"), name=request["name"]
+        url=request["url"],
+        credentials=request.get("credentials"),
+        name=request["name"],
+        directories=request.get("directories"),
     )
     repo.set_base_path(Path(request["base"]))
     started = time.perf_counter()

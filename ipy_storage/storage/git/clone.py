@@ -85,7 +85,9 @@ def _clone_into(runner: GitRunner, source: GitSource, temp: Path) -> str:
         )
         if cone:
             set_cone(runner, temp, cone)
-            runner.run("checkout", *runner.progress_flag(), cwd=temp, action="Checking out")
+            runner.run(
+                "checkout", *runner.progress_flag(), cwd=temp, network=True, action="Checking out"
+            )
         revision = head_commit(runner, temp, temp / ".git")
         if revision is None:
             raise SourceNotFoundError(

@@ -20,10 +20,13 @@ def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
             "--stdin",
             cwd=root,
             input="".join(d + "\n" for d in cone).encode(),
+            network=True,  # a partial clone fetches the cone's files now
             action="Sparse checkout of",
         )
     else:
-        runner.run("sparse-checkout", "disable", cwd=root, action="Sparse checkout of")
+        runner.run(
+            "sparse-checkout", "disable", cwd=root, network=True, action="Sparse checkout of"
+        )
 
 
 def change_cone(runner: GitRunner, root: Path, cone: list[str] | None, result: PullResult) -> None:

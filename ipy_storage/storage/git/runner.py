@@ -6,9 +6,10 @@ Every command gets the same environment: no prompt ever (``GIT_TERMINAL_PROMPT=0
 ssh in batch mode), pathspecs as written, English messages, and git configuration through
 ``GIT_CONFIG_COUNT`` / ``GIT_CONFIG_KEY_n`` / ``GIT_CONFIG_VALUE_n`` — the host-scoped
 ``Authorization`` header among it, so a token is never in argv, a URL or ``.git/config``.
-git runs in the kernel's process group (a notebook's interrupt and restart reach it) and, on
-Linux, dies with the process that started it (``setpriv --pdeathsig``), so no git outlives a
-killed kernel. Whatever happens while git runs — an error, a timeout, ``KeyboardInterrupt`` —
+git runs in the kernel's process group (a notebook's interrupt and restart reach it), and
+every command that transfers objects or writes the work tree dies with the process that started
+it (Linux ``setpriv --pdeathsig``; its exec costs a few milliseconds, so quick read-only
+commands, ``ls-remote`` among them, go without), so no such git outlives a killed kernel. Whatever happens while git runs — an error, a timeout, ``KeyboardInterrupt`` —
 the process is killed and reaped before the exception leaves.
 """
 
@@ -104,16 +105,16 @@ def _dies_with_parent() -> list[str]:
     return []
 
 
-_PREFIX: list[str] | None = None
+_DIES_WITH_PARENT: list[str] | None = None
 
 
 class GitRunner:
     """Runs git for one pull of ``source``; turns failures into one-line pull errors."""
 
     def __init__(self, source: GitSource, progress: ProgressCallback | None = None) -> None:
-        global _PREFIX
-        if _PREFIX is None:
-            _PREFIX = _dies_with_parent()
+        global _DIES_WITH_PARENT
+        if _DIES_WITH_PARENT is None:
+            _DIES_WITH_PARENT = _dies_with_parent()
         self.url = source.url
         self.has_credentials = bool(source.auth)
         self.env = _environment(source.auth)
@@ -132,9 +133,12 @@ class GitRunner:
         return ["--progress"] if self.progress_callback is not None else []
 
     # -- commands -------------------------------------------------------------------------
-    def start(self, *args: str, cwd: Path | None = None, stdin: bool = False) -> Any:
-        """Start ``git args``; collect it with ``finish`` (so independent commands overlap)."""
-        command = [*_PREFIX, git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
+    def start(
+        self, *args: str, cwd: Path | None = None, stdin: bool = False, lasting: bool = False
+    ) -> Any:
+        """Start ``git args``; collect it with ``finish`` (so independent commands overlap).
+        ``lasting``: it may transfer objects or write many files, so it must die with us."""
+        command = [*self._prefix(lasting), git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
         return git.Git(str(cwd) if cwd else None).execute(
             command,
             as_process=True,
@@ -179,8 +183,8 @@ class GitRunner:
         action: str = "git",
         hint: str | None = None,
     ) -> subprocess.CompletedProcess:
-        """Run ``git args`` and capture its output."""
-        process = self.start(*args, cwd=cwd, stdin=input is not None)
+        """Run ``git args`` and capture its output; ``network``: it may fetch (lazily, too)."""
+        process = self.start(*args, cwd=cwd, stdin=input is not None, lasting=network)
         return self.finish(process, input, network=network, check=check, action=action, hint=hint)
 
     def text(self, *args: str, **kwargs: Any) -> str:
@@ -190,7 +194,7 @@ class GitRunner:
         self, *args: str, cwd: Path | None = None, action: str = "git", hint: str | None = None
     ) -> None:
         """Run a network command that reports progress on stderr (clone, fetch)."""
-        command = [*_PREFIX, git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
+        command = [*self._prefix(True), git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
         process = git.Git(str(cwd) if cwd else None).execute(
             command,
             as_process=True,
@@ -219,6 +223,10 @@ class GitRunner:
             )
         if returncode:
             raise self.failure(action, "\n".join(progress.error_lines + progress.other_lines), hint)
+
+    @staticmethod
+    def _prefix(lasting: bool) -> list[str]:
+        return _DIES_WITH_PARENT if lasting else []
 
     @staticmethod
     def _stop(process: Any) -> None:

@@ -170,6 +170,7 @@ def check_out(runner: GitRunner, root: Path, paths: list[str]) -> None:
             "--stdin",
             cwd=root,
             input=_nul_list(paths),
+            network=True,
             action="Checking out files of",
         )
 
