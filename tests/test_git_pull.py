@@ -794,6 +794,26 @@ def test_upstream_folder_becomes_a_file_with_user_edits_and_additions_inside(pul
     assert tree(dest / "pkg.local") == {"mod.py": "my edit\n", "mine.py": "my module\n"}
 
 
+def test_a_large_upstream_change_keeps_edits_staged_and_unstaged(make_repo, tmp_path):
+    """Above a few hundred changed paths git, not a read of each file, finds the user's work."""
+    files = {f"m/f{i:03d}.py": f"line 1\nline 2\nv{i}\n" for i in range(400)}
+    source = make_repo(files)
+    repo = storage(source.url, tmp_path)
+    repo.pull()
+    dest = repo.destination
+    (dest / "m/f000.py").write_text("line 1 (mine)\nline 2\nv0\n")  # merged with upstream's
+    (dest / "m/f001.py").write_text("staged edit\n")
+    git(dest, "add", "m/f001.py")  # a staged edit upstream also changes: kept
+    (dest / "m/f002.py").unlink()  # deleted: upstream's new version comes back
+    source.commit({path: text.replace("v", "upstream v") for path, text in files.items()})
+    result = repo.pull()
+    assert (dest / "m/f000.py").read_text() == "line 1 (mine)\nline 2\nupstream v0\n"
+    assert (dest / "m/f001.py").read_text() == "staged edit\n"
+    assert (dest / "m/f002.py").read_text() == "line 1\nline 2\nupstream v2\n"
+    assert result.merged == ["m/f000.py"] and result.kept_local == ["m/f001.py"]
+    assert len(result.modified) == 397 and result.added == ["m/f002.py"]
+
+
 def test_row8_untracked_and_ignored_files_are_untouched(pulled):
     source, repo, dest = pulled
     (dest / "scratch.py").write_text("s\n")

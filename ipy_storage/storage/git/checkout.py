@@ -149,21 +149,28 @@ def origin_url(runner: GitRunner, root: Path, git_dir: Path) -> str:
 def head_commit(runner: GitRunner, root: Path, git_dir: Path) -> str | None:
     """The commit HEAD names: read from git's files when they are plain (a fresh clone's
     are), git's own answer otherwise."""
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        head = (git_dir / "HEAD").read_text().strip()
-        sha = head
-        if head.startswith("ref: refs/"):
-            ref = head[5:]
-            loose = git_dir / ref
-            sha = loose.read_text().strip() if loose.is_file() else ""
-            if not sha and (git_dir / "packed-refs").is_file():
-                for line in (git_dir / "packed-refs").read_text().splitlines():
-                    if line.endswith(" " + ref):
-                        sha = line.split(" ", 1)[0]
-        if _SHA.fullmatch(sha):
-            return sha
+    sha = read_ref(git_dir, "HEAD")
+    if sha:
+        return sha
     found = runner.text("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=root, check=False)
     return found or None
+
+
+def read_ref(git_dir: Path, ref: str) -> str | None:
+    """The object a ref names, read from git's files (one symbolic step, loose or packed);
+    None when they do not say plainly (the caller then asks git)."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        value = (git_dir / ref).read_text().strip() if (git_dir / ref).is_file() else ""
+        if value.startswith("ref: refs/"):
+            ref = value[5:]
+            value = (git_dir / ref).read_text().strip() if (git_dir / ref).is_file() else ""
+        if not value and (git_dir / "packed-refs").is_file():
+            for line in (git_dir / "packed-refs").read_text().splitlines():
+                if line.endswith(" " + ref):
+                    value = line.split(" ", 1)[0]
+        if _SHA.fullmatch(value):
+            return value
+    return None
 
 
 # -- stale locks -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from ..errors import SourceNotFoundError
 from ..secrets import redact
-from .checkout import Checkout
+from .checkout import Checkout, read_ref
 from .runner import GitRunner
 from .source import GitSource
 
@@ -102,6 +102,8 @@ def fetch_tip(runner: GitRunner, root: Path, tip: Tip) -> str:
         action="Fetching",
         hint="check the branch name",
     )
+    if read_ref(root / ".git", FETCHED_REF) == tip.sha:  # what ls-remote saw: no git needed
+        return tip.sha
     return runner.text("rev-parse", "--verify", f"{FETCHED_REF}^{{commit}}", cwd=root)
 
 
@@ -152,7 +154,3 @@ def fetch_commit(runner: GitRunner, source: GitSource, root: Path) -> str:
             redact(f"Commit {sha} was not found in {source.url}: {COMMIT_HINT}.")
         )
     return found
-
-
-def has_commit(runner: GitRunner, root: Path, sha: str) -> bool:
-    return runner.run("cat-file", "-e", f"{sha}^{{commit}}", cwd=root, check=False).returncode == 0

@@ -11,7 +11,6 @@ the rule git uses for its index ("racy" entries).
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,11 +22,10 @@ SNAPSHOT = "dirs.json"
 def folders_of(paths: Iterable[str]) -> set[str]:
     """Every folder (and its parents, ``""`` for the top) that holds one of ``paths``."""
     folders = {""}
-    for path in paths:
-        folder = posixpath.dirname(path)
+    for folder in {path.rpartition("/")[0] for path in paths}:
         while folder not in folders:
             folders.add(folder)
-            folder = posixpath.dirname(folder)
+            folder = folder.rpartition("/")[0]
     return folders
 
 

@@ -12,13 +12,12 @@ from .fetching import (
     fetch_commit,
     fetch_tip,
     finish_check,
-    has_commit,
     start_check,
 )
 from .layout import change_cone, update_submodules, visible_files
 from .runner import GitRunner
 from .source import GitSource, normal_directories
-from .work_tree import apply_update, restore_deleted
+from .work_tree import apply_update, restore_deleted, upstream_changes
 
 UPSTREAM_REF = "refs/ipy-storage/upstream"
 
@@ -81,10 +80,12 @@ def _apply(
     """Move the checkout from ``old`` to ``new`` under a journal, then point the refs at it.
     Submodules count as not updated yet, so a failing submodule update is retried."""
     root = checkout.root
-    if old and has_commit(runner, root, old):
+    runner.report("applying", message=f"Applying {new[:10]}")
+    upstream = upstream_changes(runner, root, old, new) if old else None
+    if upstream is not None:
         checkout.begin_update(old, new)
         cone = normal_directories(checkout.directories)
-        apply_update(runner, checkout, old, new, cone, changed, result)
+        apply_update(runner, checkout, old, upstream, cone, changed, result)
     else:  # nothing to compare with: keep every file there is, write the missing ones
         runner.run("read-tree", new, cwd=root, action="Updating")
         if checkout.directories:

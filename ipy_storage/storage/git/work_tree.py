@@ -1,8 +1,8 @@
 """Moving a checkout from one upstream commit to the next while keeping the user's work (§5).
 
-``apply_update`` looks at the paths upstream changed and nowhere else: their state in the work
-tree (``git diff-files`` limited to them, a content hash where the stat is not conclusive),
-plans with ``keep_work``, then makes the index follow upstream (``update-index --index-info``)
+``apply_update`` looks at the paths upstream changed and nowhere else: their content in the
+work tree (hashed as git would; for a large change, only those ``git diff-files`` /
+``diff-index`` say differ), plans with ``keep_work``, then makes the index follow upstream (``update-index --index-info``)
 and writes what the plan says (``checkout-index``). Every step can run again: a pull killed
 anywhere in it is finished by the next one from the journal (old and new commit), which finds
 the paths already written holding upstream's version and treats them as untouched.
@@ -33,8 +33,8 @@ from .merge import merge_edits
 from .runner import GitRunner
 from .tracked_dirs import direct_children_pathspecs
 
-# Above this many paths a pathspec costs git more than looking at every file (its matching is
-# linear in the number of patterns, per index entry).
+# Up to this many paths, reading them beats starting git; above it, git's pathspec matching
+# (linear in the number of patterns, per index entry) beats pathspecs.
 PATHSPEC_LIMIT = 256
 _NO_OBJECT = "0" * 40
 
@@ -50,28 +50,35 @@ def parse_raw(output: bytes) -> dict[str, Change]:
     return changes
 
 
-def upstream_changes(runner: GitRunner, root: Path, old: str, new: str) -> dict[str, Change]:
-    output = runner.run(
-        "diff-tree", "-r", "-z", "--raw", "--no-renames", "--no-abbrev", old, new, cwd=root
-    ).stdout
-    return parse_raw(output)
+def upstream_changes(runner: GitRunner, root: Path, old: str, new: str) -> dict[str, Change] | None:
+    """What changed between two commits; None when ``old`` is not in the repository any more."""
+    done = runner.run(
+        "diff-tree",
+        "-r",
+        "-z",
+        "--raw",
+        "--no-renames",
+        "--no-abbrev",
+        old,
+        new,
+        cwd=root,
+        check=False,
+    )
+    return parse_raw(done.stdout) if done.returncode == 0 else None
 
 
 def apply_update(
     runner: GitRunner,
     checkout: Checkout,
     old: str,
-    new: str,
+    upstream: dict[str, Change],
     cone: list[str] | None,
     changed_folders: list[str] | None,
     result: PullResult,
-) -> dict[str, Change]:
-    """Move the work tree and index from ``old`` to ``new``; returns upstream's changes."""
+) -> None:
+    """Move the work tree and index from ``old`` by ``upstream``'s changes."""
     root = checkout.root
-    runner.report("applying", message=f"Applying {new[:10]}")
-    upstream = upstream_changes(runner, root, old, new)
-    _unstage(runner, root, old, upstream)
-    local = survey(runner, root, upstream)
+    local = survey(runner, root, old, upstream)
     deleted = deleted_files(runner, root, changed_folders)
     plan = plan_update(upstream, local, deleted, cone)
     _set_index(runner, root, upstream, plan.index_only)
@@ -88,7 +95,6 @@ def apply_update(
         runner, root, checkout.bookkeeping / "merge", upstream, plan.merge
     )
     _report(result, plan, writes, restores, existed, removed, merged, conflicted, moved)
-    return upstream
 
 
 def restore_deleted(
@@ -119,29 +125,41 @@ def deleted_files(runner: GitRunner, root: Path, folders: list[str] | None) -> s
     return set(found)
 
 
-def survey(runner: GitRunner, root: Path, upstream: dict[str, Change]) -> dict[str, str]:
-    """The state of each path upstream changed (absent from the result = untouched)."""
-    tracked = [p for p, up in upstream.items() if up.status != "A" and not up.gitlink]
-    dirty = _dirty(runner, root, tracked) if tracked else {}
+def survey(runner: GitRunner, root: Path, old: str, upstream: dict[str, Change]) -> dict[str, str]:
+    """The state of each path upstream changed (absent from the result = untouched), judged by
+    content: a file holding the old commit's version is untouched, one holding the new version
+    is upstream's already, anything else is the user's."""
     local: dict[str, str] = {}
-    for path, up in upstream.items():
-        if up.gitlink:
-            continue
-        target = root / path
+    for path in _candidates(runner, root, old, upstream):
+        up, target = upstream[path], root / path
+        kind = entry_kind(target)
         if up.status == "A":
-            if entry_kind(target) is not None:
+            if kind is not None:
                 local[path] = UPSTREAM if holds(target, up.new_blob) else REPLACED
+        elif kind is None:
+            local[path] = MISSING
+        elif kind in ("dir", "other"):
+            local[path] = REPLACED
+        elif holds(target, up.old_blob):
             continue
-        mine = dirty.get(path)
-        if mine is None or (mine.status != "D" and holds(target, up.old_blob)):
-            continue  # as pulled (only its stat changed)
-        if mine.status == "D":
-            local[path] = MISSING if entry_kind(target) is None else REPLACED
         elif up.status != "D" and holds(target, up.new_blob):
             local[path] = UPSTREAM
         else:
             local[path] = EDITED
     return local
+
+
+def _candidates(runner: GitRunner, root: Path, old: str, upstream: dict[str, Change]) -> list[str]:
+    """The paths to look at: every one upstream changed when they are few (reading them is
+    cheaper than starting git); else those git says differ from ``old`` in the index (staged,
+    committed, or set by a killed update) or in the work tree."""
+    paths = [path for path, up in upstream.items() if not up.gitlink]
+    if len(paths) <= PATHSPEC_LIMIT:
+        return paths
+    staged = runner.start("diff-index", "--cached", "--raw", "-z", "--no-abbrev", old, cwd=root)
+    dirty = parse_raw(runner.run("diff-files", "--raw", "-z", cwd=root).stdout)
+    differ = set(dirty) | set(parse_raw(runner.finish(staged).stdout))
+    return [p for p in paths if p in differ or upstream[p].status == "A"]
 
 
 def holds(path: Path, blob: str) -> bool:
@@ -175,46 +193,27 @@ def check_out(runner: GitRunner, root: Path, paths: list[str]) -> None:
         )
 
 
-def _dirty(runner: GitRunner, root: Path, paths: list[str]) -> dict[str, Change]:
-    args = ["diff-files", "--raw", "-z", "--ignore-submodules=dirty"]
-    if len(paths) <= PATHSPEC_LIMIT:
-        args += ["--", *(":(literal)" + path for path in paths)]
-    return parse_raw(runner.run(*args, cwd=root).stdout)
-
-
-def _unstage(runner: GitRunner, root: Path, old: str, upstream: dict[str, Change]) -> None:
-    """Index entries of upstream's paths that differ from ``old`` (the user staged or committed
-    them, or a killed update set them already) go back to ``old``: their content stays in the
-    work tree, where the survey sees it."""
-    staged = parse_raw(
-        runner.run("diff-index", "--cached", "--raw", "-z", "--no-abbrev", old, cwd=root).stdout
-    )
-    back = {path: upstream[path] for path in staged if path in upstream}
-    if back:
-        runner.run("update-index", "-z", "--index-info", cwd=root, input=_index_lines(back, "old"))
-
-
 def _set_index(
     runner: GitRunner, root: Path, upstream: dict[str, Change], outside: list[str]
 ) -> None:
-    runner.run("update-index", "-z", "--index-info", cwd=root, input=_index_lines(upstream, "new"))
+    runner.run("update-index", "-z", "--index-info", cwd=root, input=_index_lines(upstream))
     if outside:  # entries outside the sparse cone stay out of the work tree
         runner.run(
             "update-index", "-z", "--skip-worktree", "--stdin", cwd=root, input=_nul_list(outside)
         )
 
 
-def _index_lines(changes: dict[str, Change], side: str) -> bytes:
-    """``--index-info`` input setting each path to one side of its change; removals first (a
+def _index_lines(changes: dict[str, Change]) -> bytes:
+    """``--index-info`` input setting each path to upstream's new version; removals first (a
     folder may become a file)."""
     removals, entries = [], []
     for path, change in changes.items():
-        mode = change.old_mode if side == "old" else change.new_mode
-        blob = change.old_blob if side == "old" else change.new_blob
-        if mode == "000000":
+        if change.new_mode == "000000":
             removals.append(f"0 {_NO_OBJECT}\t".encode() + os.fsencode(path) + b"\0")
         else:
-            entries.append(f"{mode} {blob}\t".encode() + os.fsencode(path) + b"\0")
+            entries.append(
+                f"{change.new_mode} {change.new_blob}\t".encode() + os.fsencode(path) + b"\0"
+            )
     return b"".join(removals + entries)
 
 
