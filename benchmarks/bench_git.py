@@ -374,9 +374,11 @@ def report(args, sizes: dict, overlap: dict, sparse: dict, transports: list, gp:
         )
     lines += [
         "",
-        f"Edits kept when upstream changes the same {EDITS} files (another line of each): "
+        f"Upstream changes the same {EDITS} files the user edited (another line of each); files "
+        "holding both the user's edit and upstream's change after the pull: "
         + ", ".join(f"{NAMES[i]} {n}/{EDITS}" for i, n in overlap.items())
-        + " (raw `reset --keep` refuses; Prefect then deletes the folder and clones again).",
+        + " (raw `reset --keep` refuses and changes nothing; Prefect then deletes the folder and "
+        "clones again, losing every edit).",
         "",
         "Sparse pull of one folder of twenty (1 MB each), bytes under `.git/objects`: "
         + ", ".join(f"{NAMES[i]} {n / 1e6:.1f} MB" for i, n in sparse.items())
