@@ -13,6 +13,7 @@ from .git import GIT_CLONE_STEP, GitRepository
 from .local import SET_WORKING_DIRECTORY_STEP, LocalStorage
 from .prefect_objects import used_block
 from .remote import REMOTE_STEP, RemoteStorage
+from .render import short
 from .secrets import from_placeholder, redact
 
 _RESERVED = ("id", "requires")
@@ -51,7 +52,7 @@ def _one_step(step: Any, index: int | None) -> StorageBase:
     if not isinstance(step, Mapping) or len(step) != 1:
         raise StorageConfigError(
             f"Invalid {where}: expected a mapping with one key such as "
-            f"'prefect.deployments.steps.git_clone', got {redact(str(step))[:80]!r}."
+            f"'prefect.deployments.steps.git_clone', got {redact(short(step))}."
         )
     ((kind, arguments),) = step.items()
     if not isinstance(arguments, Mapping):
