@@ -85,16 +85,23 @@ def finish_check(
     )
 
 
-def fetch_tip(runner: GitRunner, root: Path, tip: Tip) -> str:
-    """Fetch upstream's tip shallowly (force-pushes need no common history)."""
-    runner.report("fetching", message="Fetching")
-    runner.stream(
+def _shallow_fetch(runner: GitRunner) -> list[str]:
+    """One commit, no tags, no submodules: a pull needs the tip's tree and nothing else."""
+    return [
         "fetch",
         "--depth",
         "1",
         "--no-tags",
         *runner.progress_flag(),
         "--no-recurse-submodules",
+    ]
+
+
+def fetch_tip(runner: GitRunner, root: Path, tip: Tip) -> str:
+    """Fetch upstream's tip shallowly (force-pushes need no common history)."""
+    runner.report("fetching", message="Fetching")
+    runner.stream(
+        *_shallow_fetch(runner),
         "--no-write-fetch-head",
         "origin",
         f"+{tip.ref}:{FETCHED_REF}",
@@ -114,12 +121,7 @@ def fetch_commit(runner: GitRunner, source: GitSource, root: Path) -> str:
     sha = source.commit_sha.lower()
     if len(sha) in (40, 64):
         runner.stream(
-            "fetch",
-            "--depth",
-            "1",
-            "--no-tags",
-            *runner.progress_flag(),
-            "--no-recurse-submodules",
+            *_shallow_fetch(runner),
             "origin",
             sha,
             cwd=root,
