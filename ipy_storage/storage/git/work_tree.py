@@ -82,19 +82,19 @@ def apply_update(
     deleted = deleted_files(runner, root, changed_folders)
     plan = plan_update(upstream, local, deleted, cone)
     _set_index(runner, root, upstream, plan.index_only)
+    removed = [path for path in plan.remove if _remove_file(root, path)]
     moved: dict[str, str] = {}
-    for path in plan.aside:
+    for path in plan.aside:  # after the removals: a folder left with nothing of the user's is gone
         if os.path.lexists(root / path):
             moved[path] = move_aside(root / path, root)
-    removed = [path for path in plan.remove if _remove_file(root, path)]
     writes = [path for path in plan.write if clear_the_way(root, path, True, moved)]
     restores = [path for path in plan.restore if clear_the_way(root, path, False, moved)]
-    existed = {path for path in writes if entry_kind(root / path) in ("file", "link")}
     check_out(runner, root, writes + restores)
     merged, conflicted = merge_edits(
         runner, root, checkout.bookkeeping / "merge", upstream, plan.merge
     )
-    _report(result, plan, writes, restores, existed, removed, merged, conflicted, moved)
+    reappeared = {p for p in writes if upstream[p].status == "A" or local.get(p) == MISSING}
+    _report(result, plan, writes, restores, reappeared, removed, merged, conflicted, moved)
 
 
 def restore_deleted(
@@ -238,15 +238,17 @@ def _report(
     plan: UpdatePlan,
     writes: list[str],
     restores: list[str],
-    existed: set[str],
+    reappeared: set[str],
     removed: list[str],
     merged: list[str],
     conflicted: list[str],
     moved: dict[str, str],
 ) -> None:
+    """Upstream's new files and the user's deleted ones that came back are ``added``; upstream's
+    changes are ``modified`` (also where the user's folder had to move aside for them)."""
     moved_folders = tuple(f"{path}/" for path in moved)
-    result.added += [path for path in writes if path not in existed] + restores
-    result.modified += [path for path in writes if path in existed]
+    result.added += [path for path in writes if path in reappeared] + restores
+    result.modified += [path for path in writes if path not in reappeared]
     result.deleted += removed
     result.merged += merged
     result.kept_local += [
