@@ -55,9 +55,13 @@ def test_fifty_timed_pulls_leave_no_git_process_and_no_open_descriptor(git_http_
         assert wait_until(lambda: len(set(pulls)) >= 50, timeout=60)
     finally:
         ws.unwatch()
-    assert ws.status("repo")["repo"]["last_error"] is None
+    status = ws.status("repo")["repo"]
+    assert status["last_error"] is None, status
     assert wait_until(lambda: not git_children(), timeout=5), git_children()
-    assert open_descriptors() <= before
+    assert wait_until(lambda: open_descriptors() <= before, timeout=5), (
+        before,
+        os.listdir("/proc/self/fd"),
+    )
     assert (repo.destination / "a.py").read_text() == "a2\n"
 
 

@@ -15,12 +15,12 @@ from ..destination import move_to_backup
 from ..errors import SourceNotFoundError
 from ..result import PullResult
 from ..secrets import redact
-from . import tracked_dirs
 from .checkout import Checkout, head_commit
 from .fetching import fetch_commit
 from .layout import set_cone, update_submodules, visible_files
 from .runner import GitRunner
 from .source import GitSource
+from .tracked_dirs import FolderSnapshot, folders_of
 
 
 def leftover_prefix(destination: Path) -> str:
@@ -54,8 +54,10 @@ def clone(
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    checkout = Checkout(destination, destination / ".git")
-    tracked_dirs.record(checkout.bookkeeping, destination, tracked_dirs.folders_of(files))
+    bookkeeping = Checkout(destination, destination / ".git").bookkeeping
+    snapshot = FolderSnapshot(bookkeeping, destination, revision)
+    snapshot.refresh(folders_of(files))
+    snapshot.save(files, revision)
     result.added += files
     result.revision = revision
 

@@ -2,16 +2,19 @@
 
 Deleting a file (or replacing it by a folder, or renaming it away) changes its folder's ctime. So
 after each pull the folders that hold pulled files are recorded with their inode and ctime; the
-next pull stats those folders only (hundreds, not a hundred thousand files) and asks git about the
-direct children of the folders that changed. A folder changed in the same clock tick as the
-recording cannot be trusted (a later change may keep its ctime): it counts as changed next time,
-the rule git uses for its index ("racy" entries).
+next pull stats those folders only (hundreds, not a hundred thousand files) and looks closer only
+at the folders that changed. A folder changed in the same clock tick as the recording cannot be
+trusted (a later change may keep its ctime): it counts as changed next time, the rule git uses for
+its index ("racy" entries). For such a folder the recording keeps the names of the pulled files
+in it when they are known (after a clone), so the next pull checks it with one ``listdir``;
+otherwise git is asked about it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..destination import read_json, write_json_atomic
@@ -29,45 +32,84 @@ def folders_of(paths: Iterable[str]) -> set[str]:
     return folders
 
 
-def record(bookkeeping: Path, root: Path, folders: Iterable[str]) -> None:
-    """Stat ``folders`` below ``root`` and keep their identity for the next pull."""
-    kept, identities = [], []
-    for folder, st in _stats(root, sorted(folders)):
-        if st is not None:
-            kept.append(folder)
-            identities += [st.st_ino, st.st_ctime_ns]
-    bookkeeping.mkdir(exist_ok=True)
-    write_json_atomic(bookkeeping / SNAPSHOT, {"folders": kept, "identities": identities})
+@dataclass
+class Changes:
+    """What the snapshot could tell: the folders that changed (or cannot be trusted), the files
+    known to be missing, and the folders git has to be asked about (None: there is no usable
+    snapshot, so every pulled file)."""
+
+    folders: list[str] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)
+    ask_git: list[str] | None = field(default_factory=list)
 
 
-def recorded(bookkeeping: Path) -> set[str]:
-    """The folders of the last recording (empty when there is none)."""
-    snapshot = read_json(bookkeeping / SNAPSHOT)
-    return set(snapshot["folders"]) if _usable(snapshot) else set()
+class FolderSnapshot:
+    """The recorded folders of one checkout, loaded once per pull."""
 
+    def __init__(self, bookkeeping: Path, root: Path, commit: str | None) -> None:
+        """``commit``: what the checkout holds now; names recorded for another one are stale."""
+        self._path = bookkeeping / SNAPSHOT
+        self._root = root
+        self.identities: dict[str, tuple[int, int]] = {}
+        self.names: dict[str, list[str]] = {}
+        self.usable = False
+        self._recorded_at = 0
+        try:
+            self._recorded_at = os.stat(self._path).st_mtime_ns
+        except OSError:
+            return
+        data = read_json(self._path)
+        if isinstance(data, dict) and isinstance(data.get("folders"), dict):
+            self.identities = {k: tuple(v) for k, v in data["folders"].items()}
+            self.names = (data.get("names") or {}) if data.get("commit") == commit else {}
+            self.usable = True
 
-def changed_folders(bookkeeping: Path, root: Path) -> list[str] | None:
-    """Folders whose entries may have changed since the recording; None when there is no usable
-    recording (then every pulled file has to be looked at)."""
-    path = bookkeeping / SNAPSHOT
-    try:
-        recorded_at = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    snapshot = read_json(path)
-    if not _usable(snapshot):
-        return None
-    identities = snapshot["identities"]
-    changed = []
-    for index, (folder, st) in enumerate(_stats(root, snapshot["folders"])):
-        if (
-            st is None
-            or st.st_ino != identities[2 * index]
-            or st.st_ctime_ns != identities[2 * index + 1]
-            or st.st_ctime_ns >= recorded_at
-        ):
-            changed.append(folder)
-    return changed
+    def changes(self) -> Changes:
+        """Which pulled files may be gone since the recording."""
+        if not self.usable:
+            return Changes(ask_git=None)
+        changes = Changes()
+        for folder, st in _stats(self._root, list(self.identities)):
+            identity = (st.st_ino, st.st_ctime_ns) if st is not None else None
+            if identity == self.identities[folder] and st.st_ctime_ns < self._recorded_at:
+                continue
+            changes.folders.append(folder)
+            if folder in self.names:
+                changes.missing |= self._missing_in(folder, st is not None)
+            else:
+                changes.ask_git.append(folder)
+        return changes
+
+    def refresh(self, folders: Iterable[str]) -> None:
+        """Record ``folders`` as they are now; the others keep their identity."""
+        for folder, st in _stats(self._root, sorted(set(folders))):
+            if st is None:
+                self.identities.pop(folder, None)
+            else:
+                self.identities[folder] = (st.st_ino, st.st_ctime_ns)
+
+    def save(self, files: Iterable[str] | None = None, commit: str | None = None) -> None:
+        """Write the recording. ``files``, the complete list of pulled files of ``commit``
+        (known after a clone), gives the folders changed in this very clock tick their names."""
+        self._path.parent.mkdir(exist_ok=True)
+        self._path.write_text("")  # its time stamp is "now" as the file system counts time
+        now = os.stat(self._path).st_mtime_ns
+        racy = {f for f, (_ino, ctime) in self.identities.items() if ctime >= now}
+        self.names = {folder: [] for folder in racy} if files is not None else {}
+        for path in files if racy and files is not None else ():
+            folder, _, name = path.rpartition("/")
+            if folder in racy:
+                self.names[folder].append(name)
+        record = {"folders": self.identities, "names": self.names, "commit": commit}
+        write_json_atomic(self._path, record)
+
+    def _missing_in(self, folder: str, exists: bool) -> set[str]:
+        prefix = f"{folder}/" if folder else ""
+        try:
+            present = set(os.listdir(self._root / folder)) if exists else set()
+        except OSError:
+            present = set()
+        return {prefix + name for name in self.names[folder] if name not in present}
 
 
 def _stats(root: Path, folders: list[str]) -> Iterator[tuple[str, os.stat_result | None]]:
@@ -81,15 +123,6 @@ def _stats(root: Path, folders: list[str]) -> Iterator[tuple[str, os.stat_result
                 yield folder, None
     finally:
         os.close(fd)
-
-
-def _usable(snapshot: object) -> bool:
-    return (
-        isinstance(snapshot, dict)
-        and isinstance(snapshot.get("folders"), list)
-        and isinstance(snapshot.get("identities"), list)
-        and len(snapshot["identities"]) == 2 * len(snapshot["folders"])
-    )
 
 
 def direct_children_pathspecs(folders: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ round trip, and when it moved, fetch and apply the change as a transaction (jour
 from __future__ import annotations
 
 from ..result import PullResult
-from . import tracked_dirs
 from .checkout import Checkout, head_commit
 from .fetching import (
     FETCHED_REF,
@@ -17,6 +16,7 @@ from .fetching import (
 from .layout import change_cone, update_submodules, visible_files
 from .runner import GitRunner
 from .source import GitSource, normal_directories
+from .tracked_dirs import Changes, FolderSnapshot, folders_of
 from .work_tree import apply_update, restore_deleted, upstream_changes
 
 UPSTREAM_REF = "refs/ipy-storage/upstream"
@@ -27,11 +27,21 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
     root = checkout.root
     journal = checkout.journal()
     if journal:  # a pull died while applying: finish that update first
-        _apply(runner, source, checkout, journal["old"], journal["new"], None, None, result)
+        _apply(
+            runner,
+            source,
+            checkout,
+            journal["old"],
+            journal["new"],
+            None,
+            Changes(ask_git=None),
+            result,
+        )
     old = checkout.upstream
     pending = None if source.commit_sha else start_check(runner, source, checkout)
     try:
-        changed = tracked_dirs.changed_folders(checkout.bookkeeping, root)
+        snapshot = FolderSnapshot(checkout.bookkeeping, root, old)
+        changes = snapshot.changes()
     finally:
         tip = finish_check(runner, pending, source, checkout) if pending else None
     pinned_here = bool(source.commit_sha and old and old.startswith(source.commit_sha.lower()))
@@ -41,10 +51,11 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
     upstream_moved = not pinned_here if source.commit_sha else tip.sha != old
     if not upstream_moved and not cone_changed and not submodules_new:
         result.revision = old
-        restore_deleted(runner, root, changed, result)
-        if checkout.state.get("ref") != source.ref or changed != [] or journal:
+        restore_deleted(runner, root, changes, result)
+        if checkout.state.get("ref") != source.ref or journal:
             checkout.record(source, old)
-            tracked_dirs.record(checkout.bookkeeping, root, _folders(runner, checkout, result))
+        if changes.folders or changes.ask_git is None:
+            _record_folders(runner, checkout, snapshot, changes, result)
         return
     new = old
     if upstream_moved:
@@ -54,16 +65,15 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
             else fetch_tip(runner, root, tip)
         )
     if new != old:
-        _apply(runner, source, checkout, old, new, tip, changed, result)
-        changed = []  # the update looked at the deleted files already
+        _apply(runner, source, checkout, old, new, tip, changes, result)
+    else:
+        restore_deleted(runner, root, changes, result)
     if cone_changed:
         change_cone(runner, root, cone, result)
     if source.include_submodules:
         update_submodules(runner, root)
     checkout.record(source, new)
-    tracked_dirs.record(checkout.bookkeeping, root, _folders(runner, checkout, result))
-    if changed:
-        restore_deleted(runner, root, changed, result)
+    _record_folders(runner, checkout, snapshot, changes, result)
     result.revision = new
 
 
@@ -74,7 +84,7 @@ def _apply(
     old: str | None,
     new: str,
     tip: Tip | None,
-    changed: list[str] | None,
+    changes: Changes,
     result: PullResult,
 ) -> None:
     """Move the checkout from ``old`` to ``new`` under a journal, then point the refs at it.
@@ -85,7 +95,7 @@ def _apply(
     if upstream is not None:
         checkout.begin_update(old, new)
         cone = normal_directories(checkout.directories)
-        apply_update(runner, checkout, old, upstream, cone, changed, result)
+        apply_update(runner, checkout, old, upstream, cone, changes, result)
     else:  # nothing to compare with: keep every file there is, write the missing ones
         runner.run("read-tree", new, cwd=root, action="Updating")
         if checkout.directories:
@@ -136,10 +146,18 @@ def _symbolic_head(checkout: Checkout) -> str | None:
     return head[5:] if head.startswith("ref: ") else None
 
 
-def _folders(runner: GitRunner, checkout: Checkout, result: PullResult) -> set[str]:
-    """The folders to watch from now on: those watched so far and those this pull wrote into;
-    without a recording, those of every pulled file."""
-    watched = tracked_dirs.recorded(checkout.bookkeeping)
-    if not watched:
-        return tracked_dirs.folders_of(visible_files(runner, checkout.root))
-    return watched | tracked_dirs.folders_of(result.added + result.modified + result.merged)
+def _record_folders(
+    runner: GitRunner,
+    checkout: Checkout,
+    snapshot: FolderSnapshot,
+    changes: Changes,
+    result: PullResult,
+) -> None:
+    """Watch from now on the folders that changed and those this pull wrote into (all of them,
+    from git's list, when there was no snapshot to start from)."""
+    if snapshot.usable:
+        written = result.added + result.modified + result.merged + list(result.moved_aside)
+        snapshot.refresh(changes.folders + sorted(folders_of(written)))
+    else:
+        snapshot.refresh(folders_of(visible_files(runner, checkout.root)))
+    snapshot.save()

@@ -31,7 +31,7 @@ from .keep_work import (
 )
 from .merge import merge_edits
 from .runner import GitRunner
-from .tracked_dirs import direct_children_pathspecs
+from .tracked_dirs import Changes, direct_children_pathspecs
 
 # Up to this many paths, reading them beats starting git; above it, git's pathspec matching
 # (linear in the number of patterns, per index entry) beats pathspecs.
@@ -73,13 +73,13 @@ def apply_update(
     old: str,
     upstream: dict[str, Change],
     cone: list[str] | None,
-    changed_folders: list[str] | None,
+    changes: Changes,
     result: PullResult,
 ) -> None:
     """Move the work tree and index from ``old`` by ``upstream``'s changes."""
     root = checkout.root
     local = survey(runner, root, old, upstream)
-    deleted = deleted_files(runner, root, changed_folders)
+    deleted = deleted_files(runner, root, changes)
     plan = plan_update(upstream, local, deleted, cone)
     _set_index(runner, root, upstream, plan.index_only)
     removed = [path for path in plan.remove if _remove_file(root, path)]
@@ -97,32 +97,30 @@ def apply_update(
     _report(result, plan, writes, restores, reappeared, removed, merged, conflicted, moved)
 
 
-def restore_deleted(
-    runner: GitRunner, root: Path, changed_folders: list[str] | None, result: PullResult
-) -> None:
+def restore_deleted(runner: GitRunner, root: Path, changes: Changes, result: PullResult) -> None:
     """§5 row 4 on a pull with nothing new upstream: pulled files the user deleted come back,
     unless something of the user's now stands where they were (that stays)."""
-    deleted = deleted_files(runner, root, changed_folders)
+    deleted = deleted_files(runner, root, changes)
     restores = [path for path in sorted(deleted) if clear_the_way(root, path, False, {})]
     check_out(runner, root, restores)
     result.added.extend(restores)
 
 
-def deleted_files(runner: GitRunner, root: Path, folders: list[str] | None) -> set[str]:
-    """Pulled files missing from the work tree: among the direct children of ``folders``
-    (every file when None)."""
+def deleted_files(runner: GitRunner, root: Path, changes: Changes) -> set[str]:
+    """Pulled files missing from the work tree: those the snapshot found, and those git finds
+    among the direct children of the folders it could not check (every file when None)."""
+    folders = changes.ask_git
     if folders is not None and not folders:
-        return set()
+        return set(changes.missing)
     args = ["ls-files", "--deleted", "-z"]
+    wanted = None if folders is None else set(folders)
     if folders is not None and len(folders) <= PATHSPEC_LIMIT:
         args += ["--", *direct_children_pathspecs(folders)]
         wanted = None
-    else:
-        wanted = None if folders is None else set(folders)
     found = _paths(runner.run(*args, cwd=root).stdout)
     if wanted is not None:
         found = [path for path in found if os.path.dirname(path) in wanted]
-    return set(found)
+    return changes.missing | set(found)
 
 
 def survey(runner: GitRunner, root: Path, old: str, upstream: dict[str, Change]) -> dict[str, str]:
