@@ -1,0 +1,245 @@
+"""SPEC §5 for a mirror: what a pull does to each file, decided before anything is written.
+
+Per file, the source as listed now is compared with the source as pulled last (the manifest's
+``remote``), and the local file now with the copy we wrote (the manifest's ``local``):
+
+| upstream                  | local copy                        | decision                          |
+|---------------------------|-----------------------------------|-----------------------------------|
+| new                       | —                                 | add (a user's file in the way is moved aside when placing, or adopted if identical) |
+| unchanged                 | present (file or the user's folder) | nothing (not even a stat)       |
+| unchanged                 | missing                           | restore                           |
+| unchanged                 | missing, a folder above it replaced by the user's file | nothing, unless upstream needs that folder for another file |
+| changed                   | as we wrote it (or only touched)  | update                            |
+| changed                   | edited                            | keep the user's; ``kept_local``   |
+| changed                   | replaced by the user's folder     | update: the folder moves aside (upstream's file needs the place) |
+| deleted                   | as we wrote it (or only touched)  | delete                            |
+| deleted                   | edited                            | keep the user's; ``kept_local``; untracked from now on |
+
+Files the source never had are never looked at. Placing (``placement``) checks again what it
+finds, so a file the user changes while the pull runs is kept too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from .listing import Listing
+from .manifest import Copy, Manifest
+
+ADD, RESTORE, UPDATE = "add", "restore", "update"  # why a file is downloaded
+BLOCK = 1 << 20
+
+
+class Download(NamedTuple):
+    """A source file to fetch, why, and the local file it was decided on (updates only)."""
+
+    rel: str
+    identity: str
+    reason: str
+    seen: os.stat_result | None = None
+    seen_sha256: str = ""
+
+
+@dataclass
+class Decisions:
+    """What this pull will do, file by file (SPEC §5)."""
+
+    downloads: list[Download] = field(default_factory=list)
+    deletions: list[tuple[str, os.stat_result]] = field(default_factory=list)
+    kept_local: list[str] = field(default_factory=list)
+    forget: list[str] = field(default_factory=list)  # manifest entries to drop, disk left alone
+    acknowledged: list[tuple[str, str]] = field(default_factory=list)  # kept files' new identity
+    # restores held back because the user replaced a folder above them by a file: they follow
+    # only a download that needs that folder back (keyed by the replaced folder)
+    blocked: dict[str, list[Download]] = field(default_factory=dict)
+
+
+def decide(listing: Listing, manifest: Manifest, destination: Path) -> Decisions:
+    decisions = Decisions()
+    local = LocalFolders(destination)
+    recorded = manifest.remote
+    if listing.files == recorded:  # the source as pulled last: only deleted files to restore
+        restore_missing(listing, local, decisions)
+        return decisions
+    for rel, identity in listing.files.items():
+        before = recorded.get(rel)
+        if before is None:
+            decisions.downloads.append(Download(rel, identity, ADD))
+        elif before == identity:
+            if not local.has(rel):
+                restore(Download(rel, identity, RESTORE), local, decisions)
+        else:
+            upstream_changed(Download(rel, identity, UPDATE), manifest, destination, decisions)
+    for rel in recorded.keys() - listing.files.keys():
+        upstream_deleted(rel, manifest.copy(rel), destination, decisions)
+    release_blocked(decisions, local)
+    return decisions
+
+
+def restore_missing(listing: Listing, local: LocalFolders, decisions: Decisions) -> None:
+    """Restores only, one ``listdir`` per folder (no ``stat`` per file)."""
+    files = listing.files
+    for folder, names in listing.folders.items():
+        present = local.names(folder)
+        if present.issuperset(names):
+            continue
+        prefix = folder + "/" if folder else ""
+        for name in names:
+            if name not in present:
+                rel = prefix + name
+                restore(Download(rel, files[rel], RESTORE), local, decisions)
+    release_blocked(decisions, local)
+
+
+def restore(download: Download, local: LocalFolders, decisions: Decisions) -> None:
+    blocker = local.blocker(download.rel.rpartition("/")[0])
+    if blocker is None:
+        decisions.downloads.append(download)
+    else:
+        decisions.blocked.setdefault(blocker, []).append(download)
+
+
+def release_blocked(decisions: Decisions, local: LocalFolders) -> None:
+    """A download into a folder the user replaced moves their file aside (upstream needs the
+    place); the folder's other files then come back with it."""
+    if not decisions.blocked:
+        return
+    for download in list(decisions.downloads):
+        blocker = local.blocker(download.rel.rpartition("/")[0])
+        if blocker is not None:
+            decisions.downloads.extend(decisions.blocked.pop(blocker, ()))
+
+
+def upstream_changed(
+    download: Download, manifest: Manifest, destination: Path, decisions: Decisions
+) -> None:
+    copy = manifest.copy(download.rel)
+    state, current = local_state(destination / download.rel, copy)
+    if state == EDITED:
+        # no merge for a mirror: the user's version wins. The manifest takes the new remote
+        # identity (the local one stays ours, so the file still counts as edited): the next pull
+        # reports it again only when upstream changes it again, as a git pull does.
+        decisions.kept_local.append(download.rel)
+        decisions.acknowledged.append((download.rel, download.identity))
+    elif state in (CLEAN, TOUCHED):
+        decisions.downloads.append(download._replace(seen=current, seen_sha256=copy.sha256))
+    else:  # missing, or the user's folder where the file was (moved aside when placing)
+        decisions.downloads.append(download._replace(seen=current))
+
+
+def upstream_deleted(rel: str, copy: Copy, destination: Path, decisions: Decisions) -> None:
+    state, current = local_state(destination / rel, copy)
+    if state in (CLEAN, TOUCHED):
+        decisions.deletions.append((rel, current))
+        return
+    decisions.forget.append(rel)  # gone, or the user's own file (or folder) from now on
+    if state == EDITED:
+        decisions.kept_local.append(rel)
+
+
+# --------------------------------------------------------------------------- the local side
+
+MISSING, FOLDER, CLEAN, TOUCHED, EDITED = "missing", "folder", "clean", "touched", "edited"
+
+
+def local_state(path: Path, copy: Copy) -> tuple[str, os.stat_result | None]:
+    """``missing``; ``folder`` (the user put a folder where the file was); ``clean`` (as we
+    wrote it); ``touched`` (same content, new stat); ``edited``. The file is read only when its
+    stat differs from the copy's, its size does not, and the copy was hashed."""
+    current = lstat(path)
+    if current is None:
+        return MISSING, None
+    if stat.S_ISDIR(current.st_mode):
+        return FOLDER, current
+    if not stat.S_ISREG(current.st_mode):
+        return EDITED, current  # a link where our file was: the user's
+    if copy.matches(current):
+        return CLEAN, current
+    if current.st_size != copy.size or not copy.sha256 or sha256_file(path) != copy.sha256:
+        return EDITED, current
+    return TOUCHED, current
+
+
+DIR, GONE, REPLACED = "dir", "gone", "replaced"  # what a folder of the destination is now
+
+
+class LocalFolders:
+    """The destination's folders as the pull finds them: which names each holds (one
+    ``listdir``), and whether the user removed a folder or replaced it by a file or a link."""
+
+    def __init__(self, destination: Path) -> None:
+        self._root = str(destination)
+        self._states: dict[str, str] = {"": DIR}
+        self._names: dict[str, set[str]] = {}
+
+    def state(self, folder: str) -> str:
+        """``dir``, ``gone`` or ``replaced`` (also for everything below a gone or replaced one)."""
+        unknown = []
+        while folder not in self._states:
+            unknown.append(folder)
+            folder = folder.rpartition("/")[0]
+        state = self._states[folder]
+        for folder in reversed(unknown):  # from the top down
+            if state == DIR:
+                current = lstat(f"{self._root}/{folder}")
+                if current is None:
+                    state = GONE
+                elif not stat.S_ISDIR(current.st_mode):
+                    state = REPLACED
+            self._states[folder] = state
+        return state
+
+    def names(self, folder: str) -> set[str]:
+        names = self._names.get(folder)
+        if names is None:
+            names = set()
+            if self.state(folder) == DIR:
+                with contextlib.suppress(OSError):  # unreadable: as good as empty
+                    names = set(os.listdir(f"{self._root}/{folder}" if folder else self._root))
+            self._names[folder] = names
+        return names
+
+    def has(self, rel: str) -> bool:
+        folder, _, name = rel.rpartition("/")
+        return name in self.names(folder)
+
+    def blocker(self, folder: str) -> str | None:
+        """The folder the user replaced by a file or link, at or above ``folder``, if any."""
+        if self.state(folder) != REPLACED:
+            return None
+        while self.state(folder.rpartition("/")[0]) == REPLACED:
+            folder = folder.rpartition("/")[0]
+        return folder
+
+
+def lstat(path: str | Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):  # the latter: a folder above is a file
+        return None
+
+
+def same_stat(a: os.stat_result | None, b: os.stat_result | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a.st_size, a.st_mtime_ns, a.st_ino, a.st_mode) == (
+        b.st_size,
+        b.st_mtime_ns,
+        b.st_ino,
+        b.st_mode,
+    )
+
+
+def sha256_file(path: str | Path) -> str:
+    """Content hash, streamed: never the whole file in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
