@@ -22,7 +22,6 @@ finds, so a file the user changes while the pull runs is kept too.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -30,10 +29,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .listing import Listing
-from .manifest import Copy, Manifest
+from .manifest import Copy, Manifest, file_digest
 
 ADD, RESTORE, UPDATE = "add", "restore", "update"  # why a file is downloaded
-BLOCK = 1 << 20
 
 
 class Download(NamedTuple):
@@ -43,7 +41,7 @@ class Download(NamedTuple):
     identity: str
     reason: str
     seen: os.stat_result | None = None
-    seen_sha256: str = ""
+    seen_digest: str = ""
 
 
 @dataclass
@@ -63,27 +61,27 @@ class Decisions:
 def decide(listing: Listing, manifest: Manifest, destination: Path) -> Decisions:
     decisions = Decisions()
     local = LocalFolders(destination)
-    recorded = manifest.remote
-    if listing.files == recorded:  # the source as pulled last: only deleted files to restore
-        restore_missing(listing, local, decisions)
-        return decisions
-    for rel, identity in listing.files.items():
-        before = recorded.get(rel)
-        if before is None:
-            decisions.downloads.append(Download(rel, identity, ADD))
-        elif before == identity:
-            if not local.has(rel):
-                restore(Download(rel, identity, RESTORE), local, decisions)
+    files, recorded = listing.files, manifest.remote
+    # one comparison when the source is as pulled last, else one pass: what is new or changed
+    changed = [] if files == recorded else [r for r, i in files.items() if recorded.get(r) != i]
+    for rel in changed:
+        download = Download(rel, files[rel], ADD if rel not in recorded else UPDATE)
+        if download.reason == ADD:
+            decisions.downloads.append(download)
         else:
-            upstream_changed(Download(rel, identity, UPDATE), manifest, destination, decisions)
-    for rel in recorded.keys() - listing.files.keys():
+            upstream_changed(download, manifest, destination, decisions)
+    restore_missing(listing, local, decisions, set(changed))
+    for rel in recorded.keys() - files.keys():
         upstream_deleted(rel, manifest.copy(rel), destination, decisions)
     release_blocked(decisions, local)
     return decisions
 
 
-def restore_missing(listing: Listing, local: LocalFolders, decisions: Decisions) -> None:
-    """Restores only, one ``listdir`` per folder (no ``stat`` per file)."""
+def restore_missing(
+    listing: Listing, local: LocalFolders, decisions: Decisions, changed: set[str]
+) -> None:
+    """Files upstream did not change that the user deleted come back: one ``listdir`` per
+    folder, no ``stat`` per file."""
     files = listing.files
     for folder, names in listing.folders.items():
         present = local.names(folder)
@@ -91,10 +89,9 @@ def restore_missing(listing: Listing, local: LocalFolders, decisions: Decisions)
             continue
         prefix = folder + "/" if folder else ""
         for name in names:
-            if name not in present:
-                rel = prefix + name
+            rel = prefix + name
+            if name not in present and rel not in changed:
                 restore(Download(rel, files[rel], RESTORE), local, decisions)
-    release_blocked(decisions, local)
 
 
 def restore(download: Download, local: LocalFolders, decisions: Decisions) -> None:
@@ -128,7 +125,7 @@ def upstream_changed(
         decisions.kept_local.append(download.rel)
         decisions.acknowledged.append((download.rel, download.identity))
     elif state in (CLEAN, TOUCHED):
-        decisions.downloads.append(download._replace(seen=current, seen_sha256=copy.sha256))
+        decisions.downloads.append(download._replace(seen=current, seen_digest=copy.digest))
     else:  # missing, or the user's folder where the file was (moved aside when placing)
         decisions.downloads.append(download._replace(seen=current))
 
@@ -161,7 +158,7 @@ def local_state(path: Path, copy: Copy) -> tuple[str, os.stat_result | None]:
         return EDITED, current  # a link where our file was: the user's
     if copy.matches(current):
         return CLEAN, current
-    if current.st_size != copy.size or not copy.sha256 or sha256_file(path) != copy.sha256:
+    if current.st_size != copy.size or not copy.digest or file_digest(path) != copy.digest:
         return EDITED, current
     return TOUCHED, current
 
@@ -205,10 +202,6 @@ class LocalFolders:
             self._names[folder] = names
         return names
 
-    def has(self, rel: str) -> bool:
-        folder, _, name = rel.rpartition("/")
-        return name in self.names(folder)
-
     def blocker(self, folder: str) -> str | None:
         """The folder the user replaced by a file or link, at or above ``folder``, if any."""
         if self.state(folder) != REPLACED:
@@ -234,12 +227,3 @@ def same_stat(a: os.stat_result | None, b: os.stat_result | None) -> bool:
         b.st_ino,
         b.st_mode,
     )
-
-
-def sha256_file(path: str | Path) -> str:
-    """Content hash, streamed: never the whole file in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()

@@ -141,28 +141,49 @@ def list_local_folder(root: str, rules: KeyRules, destination: Path) -> Listing:
     pending = [("", root.rstrip("/"))]
     while pending:
         folder, path = pending.pop()
-        prefix = folder + "/" if folder else ""
-        names: list[str] = []
-        for entry in scan(path, folder, rules):
-            name = entry.name
-            rel = prefix + name
-            if not folder and name.startswith(RESERVED_PREFIX):
-                continue
-            rules.check_name(name, rel)
-            try:
-                st = entry.stat()  # follows links, as find does
-            except OSError:
-                continue  # a dangling link
-            if stat.S_ISREG(st.st_mode):
-                rules.check_path(rel, rel)
-                names.append(name)
-                listing.files[rel] = local_identity(st)
-            elif stat.S_ISDIR(st.st_mode) and entry.path not in skip and first_visit(st, seen):
-                rules.check_path(rel, rel)  # before the source's own limit can fail it
-                pending.append((rel, entry.path))
-        if names:
-            listing.folders[folder] = names
+        for rel, entry_path, st in list_one_folder(listing, folder, path, rules):
+            if entry_path not in skip and first_visit(st, seen):
+                pending.append((rel, entry_path))
     return listing
+
+
+def list_one_folder(
+    listing: Listing, folder: str, path: str, rules: KeyRules
+) -> list[tuple[str, str, os.stat_result]]:
+    """Add the files of one folder to the listing; returns its folders (rel, path, stat).
+
+    The hot loop of a no-change pull: one ``stat`` per file, relative to the folder's
+    descriptor (shorter for the kernel than a whole path), and names checked in full only when
+    they could break a rule (a leading dot, ``~``, non-ASCII, or near a length limit)."""
+    prefix = folder + "/" if folder else ""
+    limit = min(rules.name_max + 1, rules.path_max - rules.base - len(os.fsencode(prefix)))
+    files, names, folders = listing.files, [], []
+    is_file, is_folder, stat_at = stat.S_ISREG, stat.S_ISDIR, os.stat
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise describe_failure(exc, rules.url, key=folder or None) from None
+    try:
+        for name in os.listdir(handle):
+            if name[0] == "." or len(name) >= limit or "~" in name or not name.isascii():
+                if not folder and name.startswith(RESERVED_PREFIX):
+                    continue  # our own bookkeeping, when the source is another pull's destination
+                rules.check_name(name, prefix + name)
+                rules.check_path(prefix + name, prefix + name)
+            try:
+                st = stat_at(name, dir_fd=handle)  # follows links, as find does
+            except OSError:
+                continue  # a dangling link, or gone since the listdir
+            if is_file(st.st_mode):
+                names.append(name)
+                files[prefix + name] = local_identity(st)
+            elif is_folder(st.st_mode):
+                folders.append((prefix + name, f"{path}/{name}", st))
+    finally:
+        os.close(handle)
+    if names:
+        listing.folders[folder] = names
+    return folders
 
 
 def first_visit(st: os.stat_result, seen: set[tuple[int, int]]) -> bool:
@@ -174,19 +195,9 @@ def first_visit(st: os.stat_result, seen: set[tuple[int, int]]) -> bool:
     return True
 
 
-def scan(path: str, folder: str, rules: KeyRules) -> list[os.DirEntry]:
-    try:
-        with os.scandir(path) as entries:
-            return list(entries)
-    except OSError as exc:
-        if not folder:
-            raise describe_failure(exc, rules.url) from None
-        raise describe_failure(exc, rules.url, key=folder) from None
-
-
 def local_identity(st: os.stat_result) -> str:
-    """What ``find`` would have given: modification time and size (the manifest's format)."""
-    return f"mtime:{st.st_mtime!r}:{st.st_size}"
+    """A local file's identity: its modification time (ns) and size."""
+    return f"{st.st_mtime_ns}:{st.st_size}"
 
 
 # --------------------------------------------------------------------------- any other back end

@@ -4,11 +4,11 @@ The manifest, ``<destination>/.ipy_storage_manifest.json``, holds per pulled fil
 
 - ``remote``: its identity at the source when pulled (ETag/checksum, else mtime; with the size),
   so an unchanged source compares equal without reading anything;
-- ``local``: the copy as written, ``"size:mtime_ns:inode:sha256"``. A file whose size, mtime and
-  inode still match is the copy we wrote, without reading it. The hash is there for files up to
-  ``HASH_LIMIT``: it tells a file the user only touched (saved unchanged) from an edit. Bigger
-  files are copied by the kernel, never hashed; one whose stat changed counts as the user's edit
-  (the safe side: their version is kept).
+- ``local``: the copy as written, ``"size:mtime_ns:inode:digest"``. A file whose size, mtime and
+  inode still match is the copy we wrote, without reading it. The digest (SHA-256, its first 128
+  bits) is there for files up to ``HASH_LIMIT``: it tells a file the user only touched (saved
+  unchanged) from an edit. Bigger files are copied by the kernel, never hashed; one whose stat
+  changed counts as the user's edit (the safe side: their version is kept).
 
 Two flat maps of strings, because a JSON parser reads strings fast: a no-change pull of 20,000
 files loads them in a few milliseconds and compares ``remote`` with the listing in one ``==``;
@@ -23,6 +23,7 @@ and the journal removed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,31 +39,54 @@ MANIFEST_NAME = ".ipy_storage_manifest.json"
 JOURNAL_NAME = ".ipy_storage_journal"
 MANIFEST_VERSION = 2
 HASH_LIMIT = 8 << 20  # files up to this size are hashed while copied (cheap: cache-hot)
+DIGEST_CHARS = 32  # hex digits of SHA-256 kept: 128 bits tell contents apart
+BLOCK = 1 << 20  # streaming block: memory stays flat whatever the file size
+
+
+def start_digest() -> Any:
+    return hashlib.sha256()
+
+
+def finish_digest(digest: Any) -> str:
+    return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def content_digest(data: bytes) -> str:
+    return finish_digest(hashlib.sha256(data))
+
+
+def file_digest(path: str | Path) -> str:
+    """The digest of a file's content, streamed: never the whole file in memory."""
+    digest = start_digest()
+    with open(path, "rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return finish_digest(digest)
 
 
 class Copy(NamedTuple):
-    """A file as this engine wrote it. ``sha256`` is ``""`` for a file above ``HASH_LIMIT``."""
+    """A file as this engine wrote it. ``digest`` is ``""`` for a file above ``HASH_LIMIT``."""
 
     size: int
     mtime_ns: int
     ino: int
-    sha256: str
+    digest: str
 
     @classmethod
-    def of(cls, st: os.stat_result, sha256: str) -> Copy:
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino, sha256)
+    def of(cls, st: os.stat_result, digest: str) -> Copy:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, digest)
 
     @classmethod
     def decode(cls, text: str) -> Copy:
         """The entry; one damaged by hand matches no file (the file then counts as edited)."""
         try:
-            size, mtime_ns, ino, sha256 = text.split(":")
-            return cls(int(size), int(mtime_ns), int(ino), sha256)
+            size, mtime_ns, ino, digest = text.split(":")
+            return cls(int(size), int(mtime_ns), int(ino), digest)
         except (AttributeError, ValueError):
             return cls(-1, -1, -1, "")
 
     def encode(self) -> str:
-        return f"{self.size}:{self.mtime_ns}:{self.ino}:{self.sha256}"
+        return f"{self.size}:{self.mtime_ns}:{self.ino}:{self.digest}"
 
     def matches(self, st: os.stat_result) -> bool:
         """Still the file we wrote (the stat survives ``os.replace``)."""
@@ -126,7 +150,10 @@ def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         if data.get("version") == 1:  # one list per file (ipy_storage 0.1)
             files = data["files"]
             remote = {rel: entry[0] for rel, entry in files.items()}
-            local = {rel: Copy(*entry[1:]).encode() for rel, entry in files.items()}
+            local = {
+                rel: Copy(*entry[1:4], entry[4][:DIGEST_CHARS]).encode()
+                for rel, entry in files.items()
+            }
         else:
             remote, local = data["remote"], data["local"]
         if data["version"] not in (1, MANIFEST_VERSION) or remote.keys() != local.keys():

@@ -28,13 +28,12 @@ from typing import Any
 from ..destination import move_aside
 from ..result import PullResult
 from .hints import disk_failure
-from .keep_work import UPDATE, Download, lstat, same_stat, sha256_file
+from .keep_work import UPDATE, Download, lstat, same_stat
 from .listing import Listing
-from .manifest import Copy, Journal, Manifest
+from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
 from .transfer import Batch, transfer
 
 STAGING_NAME = ".ipy_storage_staging"
-BLOCK = 1 << 20
 
 
 class Placer:
@@ -137,7 +136,7 @@ class Placer:
             if not same_stat(current, download.seen):
                 self.result.kept_local.append(rel)  # changed while we downloaded: theirs wins
                 return False
-            if holds(target, current, temporary, written, download.seen_sha256):
+            if holds(target, current, temporary, written, download.seen_digest):
                 self.adopt(rel, download.identity, current, written)  # upstream rewrote the same
                 return False
             return True
@@ -149,7 +148,7 @@ class Placer:
 
     def adopt(self, rel: str, identity: str, current: os.stat_result, written: Copy) -> None:
         """Track the file at ``rel`` as it is: it already holds upstream's content."""
-        self.manifest.record(rel, identity, Copy.of(current, written.sha256))
+        self.manifest.record(rel, identity, Copy.of(current, written.digest))
 
     def ensure_folder(self, folder: str) -> bool:
         """Make ``folder`` (relative) a real folder; says whether this pull made it."""
@@ -173,13 +172,13 @@ class Placer:
         self.result.moved_aside[rel] = move_aside(self.destination / rel, self.destination)
 
 
-def holds(target: str, current: os.stat_result, temporary: str, written: Copy, sha: str) -> bool:
-    """Whether the file at ``target`` has the downloaded content: by hash where the copy was
-    hashed (``sha``: the target's known hash, if any), else byte by byte (big files)."""
+def holds(target: str, current: os.stat_result, temporary: str, written: Copy, known: str) -> bool:
+    """Whether the file at ``target`` has the downloaded content: by digest where the copy was
+    hashed (``known``: the target's digest, if known), else byte by byte (big files)."""
     if not stat.S_ISREG(current.st_mode) or current.st_size != written.size:
         return False
-    if written.sha256:
-        return (sha or sha256_file(target)) == written.sha256
+    if written.digest:
+        return (known or file_digest(target)) == written.digest
     return same_bytes(target, temporary)
 
 

@@ -17,7 +17,6 @@ slower).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import queue
@@ -28,9 +27,17 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
 from .hints import describe_failure
-from .keep_work import BLOCK, Download, sha256_file
+from .keep_work import Download
 from .listing import Listing
-from .manifest import HASH_LIMIT, Copy
+from .manifest import (
+    BLOCK,
+    HASH_LIMIT,
+    Copy,
+    content_digest,
+    file_digest,
+    finish_digest,
+    start_digest,
+)
 
 THREADS = 8  # downloads in flight on sync back ends that talk to something remote
 COMMIT_BATCH = 256  # files placed per journal line when copying one by one
@@ -79,27 +86,40 @@ def one_by_one(jobs: list[Job], url: str, copy: Callable[[str, str], Copy]) -> I
 
 
 def copy_local(source: str, temporary: str) -> Copy:
-    """A local file to a temporary one: small ones read once and hashed, big ones copied by
-    the kernel."""
-    with open(source, "rb", buffering=0) as handle:
-        if os.fstat(handle.fileno()).st_size <= HASH_LIMIT:
-            return write_bytes(handle.readall(), temporary)
-    shutil.copyfile(source, temporary)
-    return Copy.of(os.stat(temporary), "")
+    """A local file to a temporary one: a small one in one ``read`` and one ``write`` (plain
+    descriptors: a file object costs more than the copy of a small file), hashed; a big one by
+    the kernel (``shutil.copyfile``), not hashed."""
+    handle = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(handle).st_size
+        if size <= HASH_LIMIT:
+            data = os.read(handle, size + 1)
+            if len(data) != size:  # it changed since, or a short read: on to the end
+                data = b"".join([data, *iter(lambda: os.read(handle, BLOCK), b"")])
+    finally:
+        os.close(handle)
+    if size > HASH_LIMIT:
+        shutil.copyfile(source, temporary)
+        return Copy.of(os.stat(temporary), "")
+    return write_bytes(data, temporary)
 
 
 def write_bytes(data: bytes, temporary: str) -> Copy:
-    with open(temporary, "xb", buffering=0) as out:
+    """Write a new temporary file (never an existing one), hashed up to ``HASH_LIMIT``."""
+    out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
         view = memoryview(data)
         while view:
-            view = view[out.write(view) :]
-        st = os.fstat(out.fileno())
-    return Copy.of(st, hashlib.sha256(data).hexdigest() if len(data) <= HASH_LIMIT else "")
+            view = view[os.write(out, view) :]
+        st = os.fstat(out)
+    finally:
+        os.close(out)
+    return Copy.of(st, content_digest(data) if len(data) <= HASH_LIMIT else "")
 
 
 def stream_copy(fs: Any, remote_path: str, temporary: str) -> Copy:
     """Copy one object block by block (memory stays flat), hashing what ``HASH_LIMIT`` allows."""
-    digest = hashlib.sha256()
+    digest = start_digest()
     written = 0
     with fs.open(remote_path, "rb") as source, open(temporary, "xb") as target:
         while block := source.read(BLOCK):
@@ -109,13 +129,13 @@ def stream_copy(fs: Any, remote_path: str, temporary: str) -> Copy:
             target.write(block)
         target.flush()
         st = os.fstat(target.fileno())
-    return Copy.of(st, digest.hexdigest() if written <= HASH_LIMIT else "")
+    return Copy.of(st, finish_digest(digest) if written <= HASH_LIMIT else "")
 
 
 def identify(temporary: str) -> Copy:
     """The copy a back end downloaded by itself."""
     st = os.lstat(temporary)
-    return Copy.of(st, sha256_file(temporary) if st.st_size <= HASH_LIMIT else "")
+    return Copy.of(st, file_digest(temporary) if st.st_size <= HASH_LIMIT else "")
 
 
 # --------------------------------------------------------------------------- a thread pool
