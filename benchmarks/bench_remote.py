@@ -226,7 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--big-runs", type=int, default=5)
+    parser.add_argument("--big-runs", type=int, default=9)
     parser.add_argument("--s3-files", type=int, default=500)
     parser.add_argument("--s3-runs", type=int, default=3)
     parser.add_argument("--no-s3", action="store_true")

@@ -29,8 +29,10 @@ from ipy_storage.storage import (
 from ipy_storage.storage.destination import destination_lock
 from ipy_storage.storage.mirror import (
     HASH_LIMIT,
+    JOURNAL_NAME,
     MANIFEST_NAME,
     STAGING_NAME,
+    Manifest,
     is_git_dir_name,
     pull_mirror,
 )
@@ -367,7 +369,9 @@ def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
     assert faulty["open"] == len(old) - len(placed)
     assert result.moved_aside == {} and result.kept_local == []
     assert not (dest / STAGING_NAME).exists()
-    assert sorted(json.loads((dest / MANIFEST_NAME).read_text())["remote"]) == sorted(old)
+    assert sorted(Manifest.load(dest).remote) == sorted(old)
+    faulty.clear()
+    assert not pull(url, dest).changed and faulty["open"] == 0  # and it knows them all
 
 
 @pytest.mark.parametrize("kill_after", [1, 300, 700, 1100])
@@ -390,6 +394,36 @@ def test_killed_local_copy_converges_at_any_batch(tmp_path, dest, kill_after):
     assert tree(dest) == new
     assert sorted(result.modified) == sorted(set(old) - placed)
     assert result.moved_aside == {} and result.kept_local == []
+
+
+def test_a_small_change_appends_to_the_journal_and_a_long_journal_is_folded_in(tmp_path, dest):
+    source = tmp_path / "source"
+    files = {f"pkg/f{i:04d}.txt": f"{i}\n".encode() for i in range(2500)}
+    write_tree(source, files)
+    pull(source.as_uri(), dest)
+    manifest_before = snapshot(dest)[MANIFEST_NAME]
+    assert not (dest / JOURNAL_NAME).exists()
+
+    write_tree(source, {"pkg/f0001.txt": b"changed\n", "pkg/new.txt": b"new\n"})
+    (source / "pkg/f0002.txt").unlink()
+    result = pull(source.as_uri(), dest)
+
+    assert result.modified == ["pkg/f0001.txt"] and result.added == ["pkg/new.txt"]
+    assert snapshot(dest)[MANIFEST_NAME] == manifest_before  # not rewritten: one journal line
+    assert len((dest / JOURNAL_NAME).read_text().splitlines()) == 2  # a batch and a commit
+    journal_before = snapshot(dest)[JOURNAL_NAME]
+    assert not pull(source.as_uri(), dest).changed
+    assert snapshot(dest)[JOURNAL_NAME] == journal_before  # a no-change pull writes nothing
+    recorded = Manifest.load(dest)
+    assert "pkg/f0002.txt" not in recorded.remote and "pkg/new.txt" in recorded.local
+
+    write_tree(source, {rel: b"v3\n" for rel in sorted(files)[100:2200]})  # past the limit
+    assert len(pull(source.as_uri(), dest).modified) == 2100
+    assert not (dest / JOURNAL_NAME).exists() and snapshot(dest)[MANIFEST_NAME] != manifest_before
+    assert json.loads((dest / MANIFEST_NAME).read_text())["remote"] == Manifest.load(dest).remote
+    write_tree(dest, {"pkg/f0001.txt": b"mine\n"})
+    write_tree(source, {"pkg/f0001.txt": b"theirs\n"})
+    assert pull(source.as_uri(), dest).kept_local == ["pkg/f0001.txt"]
 
 
 def test_lost_manifest_adopts_identical_files_without_rewriting_them(source, dest):

@@ -29,7 +29,8 @@ One pull, step by step (``pull.pull_mirror``):
    (``placement``), so no reader ever sees half a file and a killed pull converges. Whatever is
    found in a file's way is looked at again first: a user's file is moved aside
    (``moved_aside``), never overwritten.
-8. **Write the manifest** atomically and drop the journal; a pull that changed nothing writes
+8. **Record what changed** (``manifest.Manifest.save``): one commit line in the journal, or,
+   once the journal is long, the whole manifest, atomically. A pull that changed nothing writes
    nothing.
 
 Any failure leaves as one line without secrets: the source's with Prefect's hints
@@ -40,7 +41,7 @@ fsspec is imported inside the functions only: ``import ipy_storage`` stays fast.
 
 from .keys import is_git_dir_name
 from .listing import RESERVED_PREFIX
-from .manifest import HASH_LIMIT, JOURNAL_NAME, MANIFEST_NAME
+from .manifest import HASH_LIMIT, JOURNAL_NAME, MANIFEST_NAME, Manifest
 from .placement import STAGING_NAME
 from .pull import pull_mirror
 
@@ -48,6 +49,7 @@ __all__ = [
     "HASH_LIMIT",
     "JOURNAL_NAME",
     "MANIFEST_NAME",
+    "Manifest",
     "RESERVED_PREFIX",
     "STAGING_NAME",
     "is_git_dir_name",

@@ -17,8 +17,11 @@ a ``local`` entry is decoded only for a file that needs a closer look.
 The journal, ``.ipy_storage_journal``, is appended one line per batch of files, each line
 reaching the OS before the batch's files are renamed into place. After a kill, the next pull
 adopts the entries whose file is in place (its inode, mtime and size say so), so every file is
-old or new and nothing is fetched twice. The manifest is replaced atomically at the end of a pull
-and the journal removed.
+old or new and nothing is fetched twice. A pull that ends (or fails) appends its changes to the
+journal as one ``commit`` line, which the next pull applies as it is; only when the journal has
+grown past a tenth of the manifest (or the manifest is missing) is the manifest written whole
+again, atomically, and the journal removed. So a pull that changed one file of 20,000 writes one
+short line, not the whole manifest; a pull that changed nothing writes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ MANIFEST_VERSION = 2
 HASH_LIMIT = 8 << 20  # files up to this size are hashed while copied (cheap: cache-hot)
 DIGEST_CHARS = 32  # hex digits of SHA-256 kept: 128 bits tell contents apart
 BLOCK = 1 << 20  # streaming block: memory stays flat whatever the file size
+COMPACT_AFTER = 2000  # journal entries (at least) before the manifest is written whole again
 
 
 def start_digest() -> Any:
@@ -95,57 +99,67 @@ class Copy(NamedTuple):
 
 class Manifest:
     """The files of the last pull (plus those a killed pull placed), kept in step with the disk
-    while a pull runs; ``dirty`` says it must be written again."""
+    while a pull runs; ``changes`` is what is not on disk yet."""
 
-    def __init__(self, remote: dict[str, str], local: dict[str, str], dirty: bool) -> None:
+    def __init__(self, remote: dict[str, str], local: dict[str, str], rewrite: bool) -> None:
         self.remote = remote
         self.local = local
-        self.dirty = dirty
+        self.changes: dict[str, list[str] | None] = {}  # rel → [identity, local]; None: forgotten
+        self.rewrite = rewrite  # the manifest on disk is missing or unreadable
+        self.journalled = 0  # entries in the journal's commit lines
 
     def copy(self, rel: str) -> Copy:
         return Copy.decode(self.local[rel])
 
     def record(self, rel: str, identity: str, copy: Copy) -> None:
         self.remote[rel] = identity
-        self.local[rel] = copy.encode()
-        self.dirty = True
+        self.local[rel] = text = copy.encode()
+        self.changes[rel] = [identity, text]
 
     def acknowledge(self, rel: str, identity: str) -> None:
         """Upstream's new identity, the local copy left as it is (the user's edit is kept)."""
         self.remote[rel] = identity
-        self.dirty = True
+        self.changes[rel] = [identity, self.local[rel]]
 
     def forget(self, rel: str) -> None:
         self.remote.pop(rel, None)
         self.local.pop(rel, None)
-        self.dirty = True
+        self.changes[rel] = None
 
     @classmethod
     def load(cls, destination: Path) -> Manifest:
-        remote, local = read_manifest(destination / MANIFEST_NAME)
-        manifest = cls(remote, local, dirty=False)
-        manifest.dirty = replay_journal(destination, manifest)
+        remote, local, readable = read_manifest(destination / MANIFEST_NAME)
+        manifest = cls(remote, local, rewrite=not readable)
+        replay_journal(destination, manifest)
         return manifest
 
     def save(self, destination: Path, url: str) -> None:
-        """Replace the manifest atomically, then drop the journal it includes."""
-        data = {
-            "version": MANIFEST_VERSION,
-            "url": redact(url),
-            "remote": self.remote,
-            "local": self.local,
-        }
-        write_json_atomic(destination / MANIFEST_NAME, data)
-        (destination / JOURNAL_NAME).unlink(missing_ok=True)
-        self.dirty = False
+        """Put the changes on disk: a commit line in the journal, or, once the journal is long,
+        the whole manifest (atomically; the journal it includes is then removed)."""
+        if not self.changes:
+            return
+        journalled = self.journalled + len(self.changes)
+        if self.rewrite or journalled > max(COMPACT_AFTER, len(self.remote) // 10):
+            data = {"version": MANIFEST_VERSION, "url": redact(url)}
+            write_json_atomic(
+                destination / MANIFEST_NAME, data | {"remote": self.remote, "local": self.local}
+            )
+            (destination / JOURNAL_NAME).unlink(missing_ok=True)
+            self.rewrite, self.journalled = False, 0
+        else:
+            with open(destination / JOURNAL_NAME, "a") as journal:
+                journal.write(json.dumps({"commit": self.changes}, separators=(",", ":")) + "\n")
+            self.journalled = journalled
+        self.changes = {}
 
 
-def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """The two maps; empty for a missing manifest, and for an unreadable one (every file is then
-    untracked: compared with upstream's before anything is replaced)."""
+def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str], bool]:
+    """The two maps, and whether the file was there and readable. A missing or unreadable one
+    gives empty maps: every file is then untracked (compared with upstream's before anything is
+    replaced)."""
     data = read_json(path)
     if data is None and not path.exists():
-        return {}, {}
+        return {}, {}, False
     try:
         if data.get("version") == 1:  # one list per file (ipy_storage 0.1)
             files = data["files"]
@@ -154,38 +168,52 @@ def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str]]:
                 rel: Copy(*entry[1:4], entry[4][:DIGEST_CHARS]).encode()
                 for rel, entry in files.items()
             }
-        else:
-            remote, local = data["remote"], data["local"]
-        if data["version"] not in (1, MANIFEST_VERSION) or remote.keys() != local.keys():
+            return remote, local, False  # written again in today's format
+        remote, local = data["remote"], data["local"]
+        if data["version"] != MANIFEST_VERSION or remote.keys() != local.keys():
             raise ValueError("unknown version or mismatched maps")
-        return remote, local
+        return remote, local, True
     except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("Ignoring an unreadable manifest %s: every file is treated as untracked.", path)
-        return {}, {}
+        return {}, {}, False
 
 
-def replay_journal(destination: Path, manifest: Manifest) -> bool:
-    """Adopt the journal's entries whose file really reached its place; says whether there was a
-    journal (then the manifest is written again)."""
+def replay_journal(destination: Path, manifest: Manifest) -> None:
+    """Apply the journal: commit lines as they are; the batches after the last commit (a
+    killed pull's) for the files that really reached their place."""
     try:
         lines = (destination / JOURNAL_NAME).read_text().splitlines()
     except FileNotFoundError:
-        return False
+        return
+    pending: list = []
     for line in lines:
         try:
-            batch = json.loads(line)
-        except ValueError:
+            item = json.loads(line)
+            if isinstance(item, dict):
+                apply_commit(manifest, item["commit"])
+                pending = []  # a commit holds everything its pull placed
+            else:
+                pending.extend(item)
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue  # the line a kill cut short: none of its files was moved yet
-        for rel, identity, text in batch:
-            copy = Copy.decode(text)
-            try:
-                placed = copy.matches(os.lstat(destination / rel))
-            except OSError:
-                placed = False
-            if placed:
-                manifest.remote[rel] = identity
-                manifest.local[rel] = text
-    return True
+    for rel, identity, text in pending:
+        copy = Copy.decode(text)
+        try:
+            placed = copy.matches(os.lstat(destination / rel))
+        except OSError:
+            placed = False
+        if placed:
+            manifest.record(rel, identity, copy)  # committed by this pull's save
+
+
+def apply_commit(manifest: Manifest, changes: dict[str, list[str] | None]) -> None:
+    for rel, entry in changes.items():
+        if entry is None:
+            manifest.remote.pop(rel, None)
+            manifest.local.pop(rel, None)
+        else:
+            manifest.remote[rel], manifest.local[rel] = entry
+    manifest.journalled += len(changes)
 
 
 class Journal:

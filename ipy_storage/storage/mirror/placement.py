@@ -109,7 +109,6 @@ class Placer:
         self.journal.record(
             [(download.rel, download.identity, copy) for download, _, copy in ready]
         )
-        self.manifest.dirty = True
         for download, temporary, copy in ready:
             try:
                 os.replace(temporary, f"{self.root}/{download.rel}")

@@ -56,8 +56,7 @@ def pull_mirror(
         if decisions.downloads:
             placer.fetch(fs, listing, decisions.downloads, settings)
     finally:
-        if manifest.dirty:
-            manifest.save(destination, url)
+        manifest.save(destination, url)
         discard_staging(destination)
 
     report("done", total, total, result.bytes_transferred, result.summary())
