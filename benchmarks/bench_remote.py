@@ -103,18 +103,21 @@ def measure(
 ) -> dict:
     """Per implementation, the median seconds of each pull in ``pulls`` (``first`` into a fresh
     folder, ``again`` with nothing changed, ``one`` after ``change`` edited one source file),
-    implementations interleaved."""
+    implementations interleaved, after one untimed round (imports, first connections)."""
     times = {impl: {pull: [] for pull in pulls} for impl in runners}
     order = list(runners)
-    for run in range(runs):
+    for run in range(-1, runs):
         for turn, impl in enumerate(order[run % len(order) :] + order[: run % len(order)]):
             base = scratch / f"{label}-{impl}-{run}"
             for pull in pulls:
                 if pull == "one" and change is not None:
-                    change(run * len(order) + turn)
+                    change((run + 1) * len(order) + turn)
                 answer = runners[impl].call(impl=impl, url=url, settings=settings, base=str(base))
-                times[impl][pull].append(answer["seconds"])
+                if run >= 0:
+                    times[impl][pull].append(answer["seconds"])
             shutil.rmtree(base)
+        if run < 0:
+            continue
         print(
             f"  {label} run {run + 1}/{runs}: "
             + ", ".join(

@@ -153,10 +153,10 @@ def list_one_folder(
     """Add the files of one folder to the listing; returns its folders (rel, path, stat).
 
     The hot loop of a no-change pull: one ``stat`` per file, relative to the folder's
-    descriptor (shorter for the kernel than a whole path), and names checked in full only when
-    they could break a rule (a leading dot, ``~``, non-ASCII, or near a length limit)."""
+    descriptor (shorter for the kernel than a whole path). The names are checked together, and
+    one by one only when some name could break a rule (a leading dot, ``~``, non-ASCII, or near
+    a length limit)."""
     prefix = folder + "/" if folder else ""
-    limit = min(rules.name_max + 1, rules.path_max - rules.base - len(os.fsencode(prefix)))
     files, names, folders = listing.files, [], []
     is_file, is_folder, stat_at = stat.S_ISREG, stat.S_ISDIR, os.stat
     try:
@@ -164,19 +164,14 @@ def list_one_folder(
     except OSError as exc:
         raise describe_failure(exc, rules.url, key=folder or None) from None
     try:
-        for name in os.listdir(handle):
-            if name[0] == "." or len(name) >= limit or "~" in name or not name.isascii():
-                if not folder and name.startswith(RESERVED_PREFIX):
-                    continue  # our own bookkeeping, when the source is another pull's destination
-                rules.check_name(name, prefix + name)
-                rules.check_path(prefix + name, prefix + name)
+        for name in checked_names(os.listdir(handle), folder, prefix, rules):
             try:
                 st = stat_at(name, dir_fd=handle)  # follows links, as find does
             except OSError:
                 continue  # a dangling link, or gone since the listdir
             if is_file(st.st_mode):
                 names.append(name)
-                files[prefix + name] = local_identity(st)
+                files[prefix + name] = f"{st.st_mtime_ns}:{st.st_size}"  # local_identity
             elif is_folder(st.st_mode):
                 folders.append((prefix + name, f"{path}/{name}", st))
     finally:
@@ -184,6 +179,27 @@ def list_one_folder(
     if names:
         listing.folders[folder] = names
     return folders
+
+
+def checked_names(names: list[str], folder: str, prefix: str, rules: KeyRules) -> list[str]:
+    """The names of one folder that are content, each checked against the key rules."""
+    limit = min(rules.name_max + 1, rules.path_max - rules.base - len(os.fsencode(prefix)))
+    joined = "/".join(names)  # one pass in C over every name
+    if not names or (
+        joined.isascii()
+        and "/." not in "/" + joined
+        and "~" not in joined
+        and max(map(len, names)) < limit
+    ):
+        return names
+    kept = []
+    for name in names:
+        if not folder and name.startswith(RESERVED_PREFIX):
+            continue  # our own bookkeeping, when the source is another pull's destination
+        rules.check_name(name, prefix + name)
+        rules.check_path(prefix + name, prefix + name)
+        kept.append(name)
+    return kept
 
 
 def first_visit(st: os.stat_result, seen: set[tuple[int, int]]) -> bool:
