@@ -374,14 +374,24 @@ def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
     assert not pull(url, dest).changed and faulty["open"] == 0  # and it knows them all
 
 
-@pytest.mark.parametrize("kill_after", [1, 300, 700, 1100])
-def test_killed_local_copy_converges_at_any_batch(tmp_path, dest, kill_after):
+@pytest.mark.parametrize(
+    ("kill_after", "journal"),
+    [(1, "none"), (300, "none"), (700, "commit lines"), (1100, "commit lines")],
+)
+def test_killed_local_copy_converges_at_any_batch(tmp_path, dest, kill_after, journal):
     """A local folder is copied in batches of journal lines: a kill inside or between batches
-    leaves whole files, and the next pull fetches only what is not in place."""
+    leaves whole files, and the next pull fetches only what is not in place — also when the
+    journal already holds the commit lines of earlier small pulls."""
     source = tmp_path / "many"
     old = {f"d{i // 100:02d}/f{i:04d}.txt": f"{i}\n".encode() for i in range(1200)}
     write_tree(source, old)
     pull(source.as_uri(), dest)
+    if journal == "commit lines":
+        for counter in range(2):
+            old["d00/f0000.txt"] = f"small change {counter}\n".encode()
+            write_tree(source, {"d00/f0000.txt": old["d00/f0000.txt"]})
+            assert pull(source.as_uri(), dest).modified == ["d00/f0000.txt"]
+        assert (dest / JOURNAL_NAME).exists()
     new = {rel: content * 3 for rel, content in old.items()}
     write_tree(source, new)
 
