@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -434,6 +435,29 @@ def test_a_small_change_appends_to_the_journal_and_a_long_journal_is_folded_in(t
     write_tree(dest, {"pkg/f0001.txt": b"mine\n"})
     write_tree(source, {"pkg/f0001.txt": b"theirs\n"})
     assert pull(source.as_uri(), dest).kept_local == ["pkg/f0001.txt"]
+
+
+def test_folders_found_complete_are_trusted_only_while_unchanged(tmp_path, dest):
+    """A folder that held every file, unchanged for a moment, is recorded with its mtime and
+    needs no listdir next time; one with a fresher mtime than the racy window allows is not
+    recorded; any change to a recorded folder (a file deleted) is seen, and the file restored."""
+    source = tmp_path / "source"
+    write_tree(source, {"a/1.txt": b"1\n", "b/2.txt": b"2\n", "c/3.txt": b"3\n"})
+    pull(source.as_uri(), dest)
+    time.sleep(0.05)  # longer than the racy window: the folders settle
+    future = time.time_ns() + 10**10
+    os.utime(dest / "b", ns=(future, future))  # as if changed in the same timestamp as the save
+    write_tree(source, {"a/1.txt": b"one\n"})
+
+    assert pull(source.as_uri(), dest).modified == ["a/1.txt"]
+
+    folders = Manifest.load(dest).folders
+    assert folders["c"] == (dest / "c").stat().st_mtime_ns and "b" not in folders
+    assert folders.get("a", (dest / "a").stat().st_mtime_ns) == (dest / "a").stat().st_mtime_ns
+    (dest / "c/3.txt").unlink()  # the user deletes a file of a trusted folder
+    (dest / "b/2.txt").unlink()
+    assert pull(source.as_uri(), dest).added == ["b/2.txt", "c/3.txt"]
+    assert tree(dest) == {"a/1.txt": b"one\n", "b/2.txt": b"2\n", "c/3.txt": b"3\n"}
 
 
 def test_lost_manifest_adopts_identical_files_without_rewriting_them(source, dest):

@@ -32,6 +32,8 @@ from .listing import Listing
 from .manifest import Copy, Manifest, file_digest
 
 ADD, RESTORE, UPDATE = "add", "restore", "update"  # why a file is downloaded
+RACY_NS = 20_000_000  # a folder changed this recently is not trusted unchanged (timestamp ticks)
+CLOCK_NAME = ".ipy_storage_clock"
 
 
 class Download(NamedTuple):
@@ -70,7 +72,7 @@ def decide(listing: Listing, manifest: Manifest, destination: Path) -> Decisions
             decisions.downloads.append(download)
         else:
             upstream_changed(download, manifest, destination, decisions)
-    restore_missing(listing, local, decisions, set(changed))
+    restore_missing(listing, local, decisions, set(changed), manifest.folders)
     for rel in recorded.keys() - files.keys():
         upstream_deleted(rel, manifest.copy(rel), destination, decisions)
     release_blocked(decisions, local)
@@ -78,12 +80,19 @@ def decide(listing: Listing, manifest: Manifest, destination: Path) -> Decisions
 
 
 def restore_missing(
-    listing: Listing, local: LocalFolders, decisions: Decisions, changed: set[str]
+    listing: Listing,
+    local: LocalFolders,
+    decisions: Decisions,
+    changed: set[str],
+    settled: dict[str, int],
 ) -> None:
     """Files upstream did not change that the user deleted come back: one ``listdir`` per
-    folder, no ``stat`` per file."""
+    folder, none for a folder unchanged since it was found complete, no ``stat`` per file."""
     files = listing.files
     for folder, names in listing.folders.items():
+        complete = settled.get(folder)
+        if complete is not None and complete == local.mtime(folder):
+            continue
         present = local.names(folder)
         if present.issuperset(names):
             continue
@@ -173,6 +182,7 @@ class LocalFolders:
     def __init__(self, destination: Path) -> None:
         self._root = str(destination)
         self._states: dict[str, str] = {"": DIR}
+        self._mtimes: dict[str, int] = {}
         self._names: dict[str, set[str]] = {}
 
     def state(self, folder: str) -> str:
@@ -189,8 +199,14 @@ class LocalFolders:
                     state = GONE
                 elif not stat.S_ISDIR(current.st_mode):
                     state = REPLACED
+                else:
+                    self._mtimes[folder] = current.st_mtime_ns
             self._states[folder] = state
         return state
+
+    def mtime(self, folder: str) -> int | None:
+        """The modification time of a real folder below the top (None for anything else)."""
+        return self._mtimes.get(folder) if folder and self.state(folder) == DIR else None
 
     def names(self, folder: str) -> set[str]:
         names = self._names.get(folder)
@@ -209,6 +225,50 @@ class LocalFolders:
         while self.state(folder.rpartition("/")[0]) == REPLACED:
             folder = folder.rpartition("/")[0]
         return folder
+
+
+def settled_folders(
+    destination: Path, listing: Listing, recorded: dict[str, int]
+) -> dict[str, int | None]:
+    """The folders that now hold every file the source has there, by their mtime (and None for
+    recorded ones that do not any more), so a later pull that finds a folder's mtime unchanged
+    knows it complete without a ``listdir``, as git's index trusts an unchanged stat.
+
+    A folder changed within ``RACY_NS`` of now (by the destination's own clock) could change
+    again within the same timestamp, unseen: it is left out and listed next time. So is one
+    whose mtime is a whole millisecond, a sign of a file system with coarse timestamps."""
+    local = LocalFolders(destination)
+    now = file_system_now(destination)
+    changes: dict[str, int | None] = {}
+    for folder, names in listing.folders.items():
+        mtime = local.mtime(folder)
+        if mtime is not None and recorded.get(folder) == mtime:
+            continue
+        if (
+            mtime is not None
+            and mtime < now - RACY_NS
+            and mtime % 1_000_000
+            and local.names(folder).issuperset(names)
+        ):
+            changes[folder] = mtime
+        elif folder in recorded:
+            changes[folder] = None
+    for folder in recorded.keys() - listing.folders.keys():
+        changes[folder] = None
+    return changes
+
+
+def file_system_now(destination: Path) -> int:
+    """The time as the destination's file system stamps it (a network file system's server
+    clock may differ from ours)."""
+    probe = destination / CLOCK_NAME
+    handle = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(handle, b"-")
+        return os.fstat(handle).st_mtime_ns
+    finally:
+        os.close(handle)
+        os.unlink(probe)
 
 
 def lstat(path: str | Path) -> os.stat_result | None:

@@ -12,7 +12,9 @@ The manifest, ``<destination>/.ipy_storage_manifest.json``, holds per pulled fil
 
 Two flat maps of strings, because a JSON parser reads strings fast: a no-change pull of 20,000
 files loads them in a few milliseconds and compares ``remote`` with the listing in one ``==``;
-a ``local`` entry is decoded only for a file that needs a closer look.
+a ``local`` entry is decoded only for a file that needs a closer look. Beside them, ``folders``:
+the destination folders found holding every file of theirs, by mtime, so that a later pull sees
+an unchanged folder complete without a ``listdir`` (``keep_work.settled_folders``).
 
 The journal, ``.ipy_storage_journal``, is appended one line per batch of files, each line
 reaching the OS before the batch's files are renamed into place. After a kill, the next pull
@@ -101,10 +103,20 @@ class Manifest:
     """The files of the last pull (plus those a killed pull placed), kept in step with the disk
     while a pull runs; ``changes`` is what is not on disk yet."""
 
-    def __init__(self, remote: dict[str, str], local: dict[str, str], rewrite: bool) -> None:
+    def __init__(
+        self,
+        remote: dict[str, str],
+        local: dict[str, str],
+        rewrite: bool,
+        folders: dict[str, int] | None = None,
+    ) -> None:
         self.remote = remote
         self.local = local
+        # destination folder → its mtime_ns when it held every file the source has there
+        # (``keep_work.settled_folders``): unchanged since, it needs no listdir
+        self.folders = folders or {}
         self.changes: dict[str, list[str] | None] = {}  # rel → [identity, local]; None: forgotten
+        self.folder_changes: dict[str, int | None] = {}
         self.rewrite = rewrite  # the manifest on disk is missing or unreadable
         self.journalled = 0  # entries in the journal's commit lines
 
@@ -126,10 +138,15 @@ class Manifest:
         self.local.pop(rel, None)
         self.changes[rel] = None
 
+    def settle(self, folders: dict[str, int | None]) -> None:
+        """Folders found complete (their mtime) or no longer so (None), saved with the files."""
+        apply_folders(self.folders, folders)
+        self.folder_changes.update(folders)
+
     @classmethod
     def load(cls, destination: Path) -> Manifest:
-        remote, local, readable = read_manifest(destination / MANIFEST_NAME)
-        manifest = cls(remote, local, rewrite=not readable)
+        remote, local, folders, readable = read_manifest(destination / MANIFEST_NAME)
+        manifest = cls(remote, local, rewrite=not readable, folders=folders)
         replay_journal(destination, manifest)
         return manifest
 
@@ -140,26 +157,27 @@ class Manifest:
             return
         journalled = self.journalled + len(self.changes)
         if self.rewrite or journalled > max(COMPACT_AFTER, len(self.remote) // 10):
-            data = {"version": MANIFEST_VERSION, "url": redact(url)}
+            data = {"version": MANIFEST_VERSION, "url": redact(url), "folders": self.folders}
             write_json_atomic(
                 destination / MANIFEST_NAME, data | {"remote": self.remote, "local": self.local}
             )
             (destination / JOURNAL_NAME).unlink(missing_ok=True)
             self.rewrite, self.journalled = False, 0
         else:
+            line = {"commit": self.changes, "folders": self.folder_changes}
             with open(destination / JOURNAL_NAME, "a") as journal:
-                journal.write(json.dumps({"commit": self.changes}, separators=(",", ":")) + "\n")
+                journal.write(json.dumps(line, separators=(",", ":")) + "\n")
             self.journalled = journalled
-        self.changes = {}
+        self.changes, self.folder_changes = {}, {}
 
 
-def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str], bool]:
-    """The two maps, and whether the file was there and readable. A missing or unreadable one
-    gives empty maps: every file is then untracked (compared with upstream's before anything is
+def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str], dict[str, int], bool]:
+    """The maps, and whether the file was there and readable. A missing or unreadable one gives
+    empty maps: every file is then untracked (compared with upstream's before anything is
     replaced)."""
     data = read_json(path)
     if data is None and not path.exists():
-        return {}, {}, False
+        return {}, {}, {}, False
     try:
         if data.get("version") == 1:  # one list per file (ipy_storage 0.1)
             files = data["files"]
@@ -168,14 +186,14 @@ def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str], bool]:
                 rel: Copy(*entry[1:4], entry[4][:DIGEST_CHARS]).encode()
                 for rel, entry in files.items()
             }
-            return remote, local, False  # written again in today's format
-        remote, local = data["remote"], data["local"]
+            return remote, local, {}, False  # written again in today's format
+        remote, local, folders = data["remote"], data["local"], data.get("folders", {})
         if data["version"] != MANIFEST_VERSION or remote.keys() != local.keys():
             raise ValueError("unknown version or mismatched maps")
-        return remote, local, True
+        return remote, local, dict(folders), True
     except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("Ignoring an unreadable manifest %s: every file is treated as untracked.", path)
-        return {}, {}, False
+        return {}, {}, {}, False
 
 
 def replay_journal(destination: Path, manifest: Manifest) -> None:
@@ -191,6 +209,7 @@ def replay_journal(destination: Path, manifest: Manifest) -> None:
             item = json.loads(line)
             if isinstance(item, dict):
                 apply_commit(manifest, item["commit"])
+                apply_folders(manifest.folders, item.get("folders", {}))
                 pending = []  # a commit holds everything its pull placed
             else:
                 pending.extend(item)
@@ -204,6 +223,14 @@ def replay_journal(destination: Path, manifest: Manifest) -> None:
             placed = False
         if placed:
             manifest.record(rel, identity, copy)  # committed by this pull's save
+
+
+def apply_folders(folders: dict[str, int], changes: dict[str, int | None]) -> None:
+    for folder, mtime in changes.items():
+        if mtime is None:
+            folders.pop(folder, None)
+        else:
+            folders[folder] = mtime
 
 
 def apply_commit(manifest: Manifest, changes: dict[str, list[str] | None]) -> None:

@@ -92,18 +92,27 @@ class Placer:
             self.journal.close()
 
     def place(self, batch: Batch, total: int) -> None:
-        ready = []
+        """Clear the way for each file of a batch, then commit the ones to place (also those
+        prepared before a failure: a user's file moved aside has its replacement in place)."""
+        ready, failure = [], None
         for download, temporary, written in batch:
             self.result.bytes_transferred += written.size
             try:
                 wanted = self.prepare(download, temporary, written)
             except OSError as exc:
-                raise disk_failure(exc, download.rel, self.url, "placing") from None
+                failure = disk_failure(exc, download.rel, self.url, "placing")
+                break
             if wanted:
                 ready.append((download, temporary, written))
             else:
                 os.unlink(temporary)
                 self.placed(total, download.rel)  # kept or adopted: done too
+        self.commit(ready, total)
+        if failure is not None:
+            raise failure
+
+    def commit(self, ready: Batch, total: int) -> None:
+        """Journal the batch, then rename each file into place."""
         if not ready:
             return
         self.journal.record(

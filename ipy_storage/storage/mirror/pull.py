@@ -9,7 +9,7 @@ from ..destination import move_to_backup
 from ..errors import DestinationConflictError
 from ..result import Progress, ProgressCallback, PullResult
 from ..secrets import redact
-from .keep_work import decide
+from .keep_work import decide, settled_folders
 from .listing import list_source, open_filesystem
 from .manifest import Manifest
 from .placement import Placer, discard_staging
@@ -55,6 +55,8 @@ def pull_mirror(
         placer.delete(decisions.deletions)
         if decisions.downloads:
             placer.fetch(fs, listing, decisions.downloads, settings)
+        if manifest.changes:
+            manifest.settle(settled_folders(destination, listing, manifest.folders))
     finally:
         manifest.save(destination, url)
         discard_staging(destination)
