@@ -26,7 +26,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .listing import Listing
 from .manifest import Copy, Manifest, file_digest
@@ -187,12 +187,9 @@ class LocalFolders:
 
     def state(self, folder: str) -> str:
         """``dir``, ``gone`` or ``replaced`` (also for everything below a gone or replaced one)."""
-        unknown = []
-        while folder not in self._states:
-            unknown.append(folder)
-            folder = folder.rpartition("/")[0]
-        state = self._states[folder]
-        for folder in reversed(unknown):  # from the top down
+        known, unknown = path_down_from_known(folder, self._states)
+        state = self._states[known]
+        for folder in unknown:
             if state == DIR:
                 current = lstat(f"{self._root}/{folder}")
                 if current is None:
@@ -269,6 +266,16 @@ def file_system_now(destination: Path) -> int:
     finally:
         os.close(handle)
         os.unlink(probe)
+
+
+def path_down_from_known(folder: str, known: dict[str, Any]) -> tuple[str, list[str]]:
+    """The nearest folder at or above ``folder`` that ``known`` holds (``""``, the top, always
+    is), and the folders below it down to ``folder``, top first: deep keys need no recursion."""
+    unknown = []
+    while folder not in known:
+        unknown.append(folder)
+        folder = folder.rpartition("/")[0]
+    return folder, unknown[::-1]
 
 
 def lstat(path: str | Path) -> os.stat_result | None:

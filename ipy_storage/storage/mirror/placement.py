@@ -28,7 +28,7 @@ from typing import Any
 from ..destination import move_aside
 from ..result import PullResult
 from .hints import disk_failure
-from .keep_work import UPDATE, Download, lstat, same_stat
+from .keep_work import UPDATE, Download, lstat, path_down_from_known, same_stat
 from .listing import Listing
 from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
 from .transfer import Batch, transfer
@@ -160,12 +160,9 @@ class Placer:
 
     def ensure_folder(self, folder: str) -> bool:
         """Make ``folder`` (relative) a real folder; says whether this pull made it."""
-        chain = []
-        while folder not in self.folders:
-            chain.append(folder)
-            folder = folder.rpartition("/")[0]
-        fresh = self.folders[folder]
-        for folder in reversed(chain):  # from the top down
+        known, unknown = path_down_from_known(folder, self.folders)
+        fresh = self.folders[known]
+        for folder in unknown:
             current = None if fresh else lstat(f"{self.root}/{folder}")
             if current is not None and not stat.S_ISDIR(current.st_mode):
                 self.move_aside(folder)  # the user's file or link where upstream needs a folder
