@@ -67,7 +67,7 @@ def main() -> None:
             if impl == "peak-memory":
                 import fsspec
 
-                import ipy_storage.storage._sync  # noqa: F401
+                import ipy_storage.storage.mirror.pull  # noqa: F401
 
                 fsspec.core.url_to_fs(url, **settings)  # imports the back end: part of the baseline
                 before = vm_hwm_kib()

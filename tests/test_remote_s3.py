@@ -1,41 +1,25 @@
-"""RemoteStorage's sync engine against a real S3 server (a moto process on 127.0.0.1)."""
+"""The mirror engine behind RemoteStorage against a real S3 server (a moto process on
+127.0.0.1)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from ipy_storage.storage import _sync
-from ipy_storage.storage._sync import MANIFEST_NAME, sync_remote
-from ipy_storage.storage.errors import (
+from ipy_storage.storage import (
     AuthenticationError,
     NetworkError,
     SourceNotFoundError,
     StoragePullError,
 )
+from ipy_storage.storage.mirror import MANIFEST_NAME, STAGING_NAME, pull_mirror
 from ipy_storage.storage.secrets import Secret
 from tests.fixtures.s3_server import free_port
+from tests.helpers import snapshot, tree
 
 pytestmark = pytest.mark.s3
 
 OBJECTS = {f"pkg/mod{i:02d}.py": f"value = {i}\n".encode() * (i + 1) for i in range(24)}
 OBJECTS |= {"pkg/data/table.csv": b"a,b\n1,2\n", "README.md": b"# bucket\n"}
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and not path.name.startswith(".ipy_storage_")
-    }
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {
-        p.relative_to(root).as_posix(): (p.lstat().st_mtime_ns, p.lstat().st_ino)
-        for p in root.rglob("*")
-    }
 
 
 @pytest.fixture
@@ -48,7 +32,7 @@ def bucket_with_objects(s3_bucket, s3_upload):
 
 
 def pull(url, settings, dest, **kwargs):
-    return sync_remote(url, settings, dest, name=dest.name, **kwargs)
+    return pull_mirror(url, settings, dest, name=dest.name, **kwargs).finish()
 
 
 def test_s3_first_pull_then_no_change_pull(bucket_with_objects, s3_settings, tmp_path):
@@ -145,7 +129,7 @@ def test_s3_object_vanishing_mid_pull_fails_cleanly_then_converges(
     assert "\n" not in str(info.value)
     for key, content in tree(dest).items():
         assert content in (OBJECTS[key], new[key]), key  # whole old or whole new
-    assert not (dest / _sync.STAGING_NAME).exists()
+    assert not (dest / STAGING_NAME).exists()
 
     result = pull(url, s3_settings, dest)
 
@@ -170,6 +154,34 @@ def test_s3_keys_escaping_the_destination_are_refused(
 
     assert key in str(info.value) and "outside the destination" in str(info.value)
     assert not dest.exists() and not (tmp_path / "work" / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "rule"),
+    [
+        ("prefix/pkg/.git/config", "'.git' path component"),
+        ("prefix/pkg/" + "n" * 300 + ".py", "303 bytes"),
+    ],
+    ids=["git-component", "name-too-long"],
+)
+def test_s3_hostile_keys_are_refused_before_anything_is_written(
+    bucket_with_objects, s3_settings, s3_upload, tmp_path, key, rule
+):
+    url = f"s3://{bucket_with_objects}/prefix"
+    dest = tmp_path / "dest"
+    pull(url, s3_settings, dest)
+    before = snapshot(dest)
+    s3_upload(
+        bucket_with_objects,
+        {key: b"[core]\n\tfsmonitor = touch /tmp/pwned\n", "prefix/README.md": b"# v2\n"},
+    )
+
+    with pytest.raises(StoragePullError) as info:
+        pull(url, s3_settings, dest)
+
+    message = str(info.value)
+    assert rule in message and key[:60] in message and "\n" not in message
+    assert snapshot(dest) == before  # not even the changed README.md was placed
 
 
 def test_s3_missing_bucket_hint(s3_settings, tmp_path):

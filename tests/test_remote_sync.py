@@ -1,6 +1,7 @@
-"""The fsspec sync engine behind RemoteStorage (SPEC §3.2, §5), over real filesystems:
-``file://``, ``memory://`` and ``faulty://`` (a local filesystem that fails or crawls on demand).
-S3 (a moto server process) is in ``test_remote_s3.py``."""
+"""The mirror engine behind RemoteStorage (SPEC §3.2), over real filesystems: ``file://``,
+``memory://`` and ``faulty://`` (a local filesystem that fails or crawls on demand). What it does
+with the user's work (SPEC §5) is in ``test_user_work.py``, shared with the git engine; S3 (a moto
+server process) is in ``test_remote_s3.py``."""
 
 from __future__ import annotations
 
@@ -10,23 +11,36 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
 import fsspec
 import pytest
 
-from ipy_storage.storage._sync import MANIFEST_NAME, STAGING_NAME, sync_remote
-from ipy_storage.storage.destination import destination_lock
-from ipy_storage.storage.errors import (
+from ipy_storage import RemoteStorage
+from ipy_storage.storage import (
+    AuthenticationError,
+    NetworkError,
     SourceNotFoundError,
     StorageConfigError,
     StorageError,
     StoragePullError,
 )
+from ipy_storage.storage.destination import destination_lock
+from ipy_storage.storage.mirror import (
+    HASH_LIMIT,
+    JOURNAL_NAME,
+    MANIFEST_NAME,
+    STAGING_NAME,
+    Manifest,
+    is_git_dir_name,
+    pull_mirror,
+)
 from ipy_storage.storage.result import Progress
 from ipy_storage.storage.secrets import Secret
 from tests.fixtures.faulty_fs import FaultyFileSystem, register
+from tests.helpers import snapshot, tree, write_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,42 +51,6 @@ FILES = {
     "data/config.json": b'{"a": 1}\n',
     "README.md": b"# upstream\n",
 }
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def write_tree(root: Path, files: dict[str, bytes | None]) -> None:
-    """Write ``{path: content}`` under root; ``None`` deletes the file."""
-    for rel, content in files.items():
-        path = root / rel
-        if content is None:
-            path.unlink()
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """The user-visible content under root (our hidden bookkeeping excluded)."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith(".ipy_storage_"):
-            out[rel] = path.read_bytes()
-    return out
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
-    """Identity of every file and folder under root, hidden ones included."""
-    return {
-        path.relative_to(root).as_posix(): (
-            path.lstat().st_mtime_ns,
-            path.lstat().st_ino,
-            path.lstat().st_size,
-        )
-        for path in root.rglob("*")
-    }
 
 
 @pytest.fixture
@@ -96,8 +74,20 @@ def faulty():
     FaultyFileSystem.calls.clear()
 
 
+@pytest.fixture
+def memory_root():
+    """A unique prefix in the process-wide memory filesystem, removed afterwards."""
+    fs = fsspec.filesystem("memory")
+    root = f"/t-{uuid.uuid4().hex[:12]}"
+    yield fs, root
+    for key in [k for k in fs.store if k.startswith(root)]:
+        fs.store.pop(key, None)
+    for folder in [d for d in fs.pseudo_dirs if d.startswith(root)]:
+        fs.pseudo_dirs.remove(folder)
+
+
 def pull(url: str, dest: Path, settings: dict | None = None, **kwargs):
-    return sync_remote(url, settings or {}, dest, name=dest.name, **kwargs)
+    return pull_mirror(url, settings or {}, dest, name=dest.name, **kwargs).finish()
 
 
 # --------------------------------------------------------------------------- first and no-change pulls
@@ -123,8 +113,9 @@ def test_first_pull_copies_everything_and_reports_progress(source, dest):
     assert downloads[-1].bytes == result.bytes_transferred
 
 
-def test_no_change_pull_lists_once_and_rewrites_nothing(source, dest, faulty):
-    url = "faulty://" + str(source)
+@pytest.mark.parametrize("scheme", ["file", "faulty"])
+def test_no_change_pull_rewrites_nothing(source, dest, faulty, scheme):
+    url = source.as_uri() if scheme == "file" else "faulty://" + str(source)
     pull(url, dest)
     before = snapshot(dest)
     faulty.clear()
@@ -132,8 +123,9 @@ def test_no_change_pull_lists_once_and_rewrites_nothing(source, dest, faulty):
     result = pull(url, dest)
 
     assert not result.changed and result.kept_local == [] and result.bytes_transferred == 0
-    assert faulty["find"] == 1
-    assert faulty["open"] == faulty["get_file"] == 0
+    if scheme == "faulty":  # another back end: one listing, nothing opened
+        assert faulty["find"] == 1
+        assert faulty["open"] == faulty["get_file"] == 0
     assert snapshot(dest) == before  # same mtime_ns and inode for every file, manifest included
 
 
@@ -146,6 +138,30 @@ def test_touched_but_unchanged_file_is_not_an_edit(source, dest):
 
     assert result.modified == ["flows/etl.py"] and result.kept_local == []
     assert (dest / "flows/etl.py").read_bytes() == b"def etl():\n    return 2\n"
+
+
+def test_big_file_is_copied_whole_and_followed_by_stat(tmp_path, dest):
+    """Above HASH_LIMIT a copy is not hashed: an unchanged stat means ours, any other stat the
+    user's (kept over upstream's: the safe side)."""
+    source = tmp_path / "source"
+    big = os.urandom(1 << 16) * ((HASH_LIMIT >> 16) + 2)
+    write_tree(source, {"big.bin": big, "small.txt": b"s\n"})
+    assert pull(source.as_uri(), dest).added == ["big.bin", "small.txt"]
+    assert (dest / "big.bin").read_bytes() == big
+
+    write_tree(source, {"big.bin": big[::-1]})
+    assert pull(source.as_uri(), dest).modified == ["big.bin"]
+    assert (dest / "big.bin").read_bytes() == big[::-1]
+
+    write_tree(source, {"big.bin": big[::-1]})  # rewritten with the same bytes: nothing to change
+    before = snapshot(dest)
+    assert not pull(source.as_uri(), dest).changed
+    assert snapshot(dest)["big.bin"] == before["big.bin"]
+
+    os.utime(dest / "big.bin", ns=(5, 5))  # touched: it is the user's now
+    write_tree(source, {"big.bin": big})
+    result = pull(source.as_uri(), dest)
+    assert result.kept_local == ["big.bin"] and (dest / "big.bin").read_bytes() == big[::-1]
 
 
 # --------------------------------------------------------------------------- upstream changes
@@ -183,67 +199,7 @@ def test_upstream_rewrite_with_same_content_changes_nothing_locally(source, dest
     assert not pull(source.as_uri(), dest).changed
 
 
-def test_new_upstream_file_is_added(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(source, {"flows/new/deep.py": b"x = 1\n"})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.added == ["flows/new/deep.py"]
-    assert tree(dest) == {**FILES, "flows/new/deep.py": b"x = 1\n"}
-
-
-def test_upstream_deletions_remove_unchanged_files_and_empty_folders(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(source, {"data/config.json": None, "README.md": None})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.deleted == ["README.md", "data/config.json"]
-    assert not (dest / "README.md").exists()
-    assert not (dest / "data").exists()  # the folder the deletion emptied
-    assert tree(dest) == tree(source)
-
-
-def test_upstream_deletion_keeps_a_user_edited_file(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"README.md": b"# my notes\n"})
-    write_tree(source, {"README.md": None})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.kept_local == ["README.md"] and result.deleted == []
-    assert (dest / "README.md").read_bytes() == b"# my notes\n"
-    # it is the user's own file now: the next pull does not mention it again
-    assert pull(source.as_uri(), dest).kept_local == []
-    assert (dest / "README.md").read_bytes() == b"# my notes\n"
-
-
-def test_folder_left_with_user_files_is_kept(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"data/mine.csv": b"1,2\n"})
-    write_tree(source, {"data/config.json": None})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.deleted == ["data/config.json"]
-    assert tree(dest)["data/mine.csv"] == b"1,2\n"
-
-
-# --------------------------------------------------------------------------- user work (§5)
-
-
-def test_user_edit_without_upstream_change_is_kept_silently(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"flows/etl.py": b"# mine\n"})
-
-    result = pull(source.as_uri(), dest)
-
-    assert not result.changed and result.kept_local == []
-    assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
-
-
-def test_user_edit_wins_over_upstream_change_and_is_reported(source, dest, faulty):
+def test_conflicting_file_is_not_downloaded_and_is_reported_once_per_change(source, dest, faulty):
     url = "faulty://" + str(source)
     pull(url, dest)
     write_tree(dest, {"flows/etl.py": b"# mine\n"})
@@ -252,70 +208,16 @@ def test_user_edit_wins_over_upstream_change_and_is_reported(source, dest, fault
 
     result = pull(url, dest)
 
-    assert result.kept_local == ["flows/etl.py"]
-    assert result.modified == ["README.md"]
-    assert faulty["open"] == 1  # the conflicting file is not even downloaded
-    assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
-    assert (dest / "README.md").read_bytes() == b"# upstream v2\n"
-    # still the user's on the next pull; reported once per upstream change, like git pulls
+    assert result.kept_local == ["flows/etl.py"] and result.modified == ["README.md"]
+    assert faulty["open"] == 1  # only README.md
     again = pull(url, dest)
     assert again.kept_local == [] and not again.changed
-    assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
     write_tree(source, {"flows/etl.py": b"# theirs, v3\n"})
-    third = pull(url, dest)
-    assert third.kept_local == ["flows/etl.py"] and not third.changed
+    assert pull(url, dest).kept_local == ["flows/etl.py"]
     assert (dest / "flows/etl.py").read_bytes() == b"# mine\n"
-    # the user gives up their version: the next pull restores upstream's newest
-    (dest / "flows/etl.py").unlink()
+    (dest / "flows/etl.py").unlink()  # the user gives up their version: upstream's newest back
     assert pull(url, dest).added == ["flows/etl.py"]
     assert (dest / "flows/etl.py").read_bytes() == b"# theirs, v3\n"
-
-
-def test_user_deleted_file_is_restored(source, dest):
-    pull(source.as_uri(), dest)
-    (dest / "flows/report.py").unlink()
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.added == ["flows/report.py"]
-    assert tree(dest) == FILES
-
-
-def test_user_untracked_files_are_untouched(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"scratch.ipynb": b"{}", "flows/my_helper.py": b"y = 2\n"})
-    mine = {rel: snapshot(dest)[rel] for rel in ("scratch.ipynb", "flows/my_helper.py")}
-    write_tree(source, {"flows/etl.py": b"v2\n", "README.md": None})
-
-    pull(source.as_uri(), dest)
-
-    after = snapshot(dest)
-    assert {rel: after[rel] for rel in mine} == mine
-
-
-def test_user_file_where_upstream_adds_one_is_moved_aside(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"flows/notes.py": b"# my notes\n"})
-    write_tree(source, {"flows/notes.py": b"# upstream notes\n"})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.moved_aside == {"flows/notes.py": "flows/notes.local.py"}
-    assert result.added == ["flows/notes.py"]
-    assert (dest / "flows/notes.py").read_bytes() == b"# upstream notes\n"
-    assert (dest / "flows/notes.local.py").read_bytes() == b"# my notes\n"
-
-
-def test_upstream_rename_onto_a_user_file_moves_it_aside(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"flows/main.py": b"# mine\n"})
-    write_tree(source, {"flows/etl.py": None, "flows/main.py": FILES["flows/etl.py"]})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.deleted == ["flows/etl.py"] and result.added == ["flows/main.py"]
-    assert result.moved_aside == {"flows/main.py": "flows/main.local.py"}
-    assert (dest / "flows/main.local.py").read_bytes() == b"# mine\n"
 
 
 def test_identical_user_file_is_adopted_not_moved(source, dest):
@@ -327,23 +229,8 @@ def test_identical_user_file_is_adopted_not_moved(source, dest):
 
     assert result.moved_aside == {} and not (dest / "same.local.txt").exists()
     assert (dest / "same.txt").read_bytes() == b"same\n"
-    # tracked from now on: an upstream change replaces it
-    write_tree(source, {"same.txt": b"changed\n"})
+    write_tree(source, {"same.txt": b"changed\n"})  # tracked from now on
     assert pull(source.as_uri(), dest).modified == ["same.txt"]
-
-
-def test_user_folder_or_file_in_the_way_of_upstream_paths_is_moved_aside(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"models/keep.txt": b"mine\n", "docs": b"my docs file\n"})
-    write_tree(source, {"models": b"upstream file\n", "docs/index.md": b"# docs\n"})
-
-    result = pull(source.as_uri(), dest)
-
-    assert result.moved_aside == {"models": "models.local", "docs": "docs.local"}
-    assert (dest / "models").read_bytes() == b"upstream file\n"
-    assert (dest / "models.local/keep.txt").read_bytes() == b"mine\n"
-    assert (dest / "docs/index.md").read_bytes() == b"# docs\n"
-    assert (dest / "docs.local").read_bytes() == b"my docs file\n"
 
 
 def test_never_writes_through_a_user_symlink(source, dest, tmp_path):
@@ -361,19 +248,28 @@ def test_never_writes_through_a_user_symlink(source, dest, tmp_path):
     assert (dest / "shared/file.txt").read_bytes() == b"upstream\n"
 
 
-def test_reset_keeps_a_backup_and_makes_destination_exactly_upstream(source, dest):
-    pull(source.as_uri(), dest)
-    write_tree(dest, {"flows/etl.py": b"# mine\n", "scratch.txt": b"notes\n"})
-    write_tree(source, {"flows/etl.py": b"# theirs\n"})
+def test_local_source_links_and_special_files(tmp_path, dest):
+    """A local folder is read as fsspec's find reads it: links followed (a loop only once),
+    what cannot be copied (a fifo, a dangling link) skipped."""
+    source = tmp_path / "source"
+    write_tree(source, {"real/a.txt": b"a\n"})
+    (source / "linked.txt").symlink_to(source / "real/a.txt")
+    (source / "loop").symlink_to(source)
+    (source / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(source / "pipe")
 
-    result = pull(source.as_uri(), dest, reset=True)
+    result = pull(source.as_uri(), dest)
 
-    assert tree(dest) == tree(source)
-    assert result.backup is not None and result.backup.parent == dest.parent
-    assert result.backup.name.startswith(f"{dest.name}.backup-")
-    assert (result.backup / "flows/etl.py").read_bytes() == b"# mine\n"
-    assert (result.backup / "scratch.txt").read_bytes() == b"notes\n"
-    assert result.added == sorted(FILES)
+    assert result.added == ["linked.txt", "real/a.txt"]
+    assert tree(dest) == {"linked.txt": b"a\n", "real/a.txt": b"a\n"}
+
+
+def test_destination_inside_its_own_source_is_not_pulled_into_itself(tmp_path):
+    source = tmp_path / "source"
+    write_tree(source, FILES)
+    dest = source / "work" / "mirror"
+    assert pull(source.as_uri(), dest).added == sorted(FILES)
+    assert pull(source.as_uri(), dest).added == []
 
 
 def test_reset_that_cannot_list_the_source_leaves_the_destination(source, dest, tmp_path):
@@ -397,7 +293,7 @@ def test_failure_mid_pull_leaves_old_or_new_files_and_next_pull_converges(source
         pull(url, dest, settings={"fail_on": "report.py"})
 
     message = str(info.value)
-    assert "injected fault" in message and "\n" not in message
+    assert "injected fault" in message and "flows/report.py" in message and "\n" not in message
     assert not (dest / STAGING_NAME).exists()
     for rel, content in tree(dest).items():
         assert content in (FILES[rel], new[rel]), rel  # whole old or whole new, never partial
@@ -418,17 +314,28 @@ KILL_SCRIPT = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {root!r})
     from tests.fixtures.faulty_fs import register
-    from ipy_storage.storage._sync import sync_remote
+    from ipy_storage.storage.mirror import pull_mirror
     register()
 
     def progress(event):
         if event.stage == "download":
             print(event.message, flush=True)
 
-    sync_remote({url!r}, {{"delay": 0.3}}, Path({dest!r}), name="x", progress=progress)
+    pull_mirror({url!r}, {settings!r}, Path({dest!r}), name="x", progress=progress)
     print("FINISHED", flush=True)
     """
 )
+
+
+def run_and_kill(url: str, dest: Path, settings: dict, after_lines: int) -> list[str]:
+    """Pull in a child process and SIGKILL it after it reported ``after_lines`` placed files."""
+    script = KILL_SCRIPT.format(root=str(REPO_ROOT), url=url, dest=str(dest), settings=settings)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    lines = [process.stdout.readline().strip() for _ in range(after_lines)]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stdout.close()
+    return lines
 
 
 @pytest.mark.parametrize("first_pull", [True, False], ids=["first-pull", "update"])
@@ -445,12 +352,7 @@ def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
         write_tree(source, new)
     expected = old if first_pull else new
 
-    script = KILL_SCRIPT.format(root=str(REPO_ROOT), url=url, dest=str(dest))
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    placed_before_kill = [process.stdout.readline().strip() for _ in range(10)]
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    process.stdout.close()
+    placed_before_kill = run_and_kill(url, dest, {"delay": 0.3}, after_lines=10)
 
     assert "FINISHED" not in placed_before_kill
     assert any((dest / STAGING_NAME).iterdir())  # killed while files were half-written...
@@ -468,7 +370,94 @@ def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
     assert faulty["open"] == len(old) - len(placed)
     assert result.moved_aside == {} and result.kept_local == []
     assert not (dest / STAGING_NAME).exists()
-    assert sorted(json.loads((dest / MANIFEST_NAME).read_text())["files"]) == sorted(old)
+    assert sorted(Manifest.load(dest).remote) == sorted(old)
+    faulty.clear()
+    assert not pull(url, dest).changed and faulty["open"] == 0  # and it knows them all
+
+
+@pytest.mark.parametrize(
+    ("kill_after", "journal"),
+    [(1, "none"), (300, "none"), (700, "commit lines"), (1100, "commit lines")],
+)
+def test_killed_local_copy_converges_at_any_batch(tmp_path, dest, kill_after, journal):
+    """A local folder is copied in batches of journal lines: a kill inside or between batches
+    leaves whole files, and the next pull fetches only what is not in place — also when the
+    journal already holds the commit lines of earlier small pulls."""
+    source = tmp_path / "many"
+    old = {f"d{i // 100:02d}/f{i:04d}.txt": f"{i}\n".encode() for i in range(1200)}
+    write_tree(source, old)
+    pull(source.as_uri(), dest)
+    if journal == "commit lines":
+        for counter in range(2):
+            old["d00/f0000.txt"] = f"small change {counter}\n".encode()
+            write_tree(source, {"d00/f0000.txt": old["d00/f0000.txt"]})
+            assert pull(source.as_uri(), dest).modified == ["d00/f0000.txt"]
+        assert (dest / JOURNAL_NAME).exists()
+    new = {rel: content * 3 for rel, content in old.items()}
+    write_tree(source, new)
+
+    run_and_kill(source.as_uri(), dest, {}, after_lines=kill_after)
+
+    for rel, content in tree(dest).items():
+        assert content in (old[rel], new[rel]), rel
+    placed = {rel for rel, content in tree(dest).items() if content == new[rel]}
+    result = pull(source.as_uri(), dest)
+    assert tree(dest) == new
+    assert sorted(result.modified) == sorted(set(old) - placed)
+    assert result.moved_aside == {} and result.kept_local == []
+
+
+def test_a_small_change_appends_to_the_journal_and_a_long_journal_is_folded_in(tmp_path, dest):
+    source = tmp_path / "source"
+    files = {f"pkg/f{i:04d}.txt": f"{i}\n".encode() for i in range(2500)}
+    write_tree(source, files)
+    pull(source.as_uri(), dest)
+    manifest_before = snapshot(dest)[MANIFEST_NAME]
+    assert not (dest / JOURNAL_NAME).exists()
+
+    write_tree(source, {"pkg/f0001.txt": b"changed\n", "pkg/new.txt": b"new\n"})
+    (source / "pkg/f0002.txt").unlink()
+    result = pull(source.as_uri(), dest)
+
+    assert result.modified == ["pkg/f0001.txt"] and result.added == ["pkg/new.txt"]
+    assert snapshot(dest)[MANIFEST_NAME] == manifest_before  # not rewritten: one journal line
+    assert len((dest / JOURNAL_NAME).read_text().splitlines()) == 2  # a batch and a commit
+    journal_before = snapshot(dest)[JOURNAL_NAME]
+    assert not pull(source.as_uri(), dest).changed
+    assert snapshot(dest)[JOURNAL_NAME] == journal_before  # a no-change pull writes nothing
+    recorded = Manifest.load(dest)
+    assert "pkg/f0002.txt" not in recorded.remote and "pkg/new.txt" in recorded.local
+
+    write_tree(source, {rel: b"v3\n" for rel in sorted(files)[100:2200]})  # past the limit
+    assert len(pull(source.as_uri(), dest).modified) == 2100
+    assert not (dest / JOURNAL_NAME).exists() and snapshot(dest)[MANIFEST_NAME] != manifest_before
+    assert json.loads((dest / MANIFEST_NAME).read_text())["remote"] == Manifest.load(dest).remote
+    write_tree(dest, {"pkg/f0001.txt": b"mine\n"})
+    write_tree(source, {"pkg/f0001.txt": b"theirs\n"})
+    assert pull(source.as_uri(), dest).kept_local == ["pkg/f0001.txt"]
+
+
+def test_folders_found_complete_are_trusted_only_while_unchanged(tmp_path, dest):
+    """A folder that held every file, unchanged for a moment, is recorded with its mtime and
+    needs no listdir next time; one with a fresher mtime than the racy window allows is not
+    recorded; any change to a recorded folder (a file deleted) is seen, and the file restored."""
+    source = tmp_path / "source"
+    write_tree(source, {"a/1.txt": b"1\n", "b/2.txt": b"2\n", "c/3.txt": b"3\n"})
+    pull(source.as_uri(), dest)
+    time.sleep(0.05)  # longer than the racy window: the folders settle
+    future = time.time_ns() + 10**10
+    os.utime(dest / "b", ns=(future, future))  # as if changed in the same timestamp as the save
+    write_tree(source, {"a/1.txt": b"one\n"})
+
+    assert pull(source.as_uri(), dest).modified == ["a/1.txt"]
+
+    folders = Manifest.load(dest).folders
+    assert folders["c"] == (dest / "c").stat().st_mtime_ns and "b" not in folders
+    assert folders.get("a", (dest / "a").stat().st_mtime_ns) == (dest / "a").stat().st_mtime_ns
+    (dest / "c/3.txt").unlink()  # the user deletes a file of a trusted folder
+    (dest / "b/2.txt").unlink()
+    assert pull(source.as_uri(), dest).added == ["b/2.txt", "c/3.txt"]
+    assert tree(dest) == {"a/1.txt": b"one\n", "b/2.txt": b"2\n", "c/3.txt": b"3\n"}
 
 
 def test_lost_manifest_adopts_identical_files_without_rewriting_them(source, dest):
@@ -488,6 +477,23 @@ def test_lost_manifest_adopts_identical_files_without_rewriting_them(source, des
     assert tree(dest) == {**FILES, "flows/etl.local.py": b"# mine\n"}
 
 
+def test_manifest_of_the_previous_version_is_read(source, dest):
+    pull(source.as_uri(), dest)
+    data = json.loads((dest / MANIFEST_NAME).read_text())
+    old = {
+        rel: [data["remote"][rel], *map(int, local.split(":")[:3]), local.split(":")[3]]
+        for rel, local in data["local"].items()
+    }
+    (dest / MANIFEST_NAME).write_text(json.dumps({"version": 1, "files": old}))
+    write_tree(dest, {"README.md": b"# my notes\n"})
+    write_tree(source, {"README.md": b"# theirs\n", "flows/etl.py": b"v2\n"})
+
+    result = pull(source.as_uri(), dest)
+
+    assert result.kept_local == ["README.md"] and result.modified == ["flows/etl.py"]
+    assert json.loads((dest / MANIFEST_NAME).read_text())["version"] == 2
+
+
 def test_destination_that_is_a_file_is_a_configuration_error(source, dest):
     dest.parent.mkdir(parents=True)
     dest.write_text("I am a file")
@@ -496,27 +502,7 @@ def test_destination_that_is_a_file_is_a_configuration_error(source, dest):
     assert dest.read_text() == "I am a file"
 
 
-def test_a_failing_progress_callback_does_not_break_the_pull(source, dest):
-    def explode(event):
-        raise RuntimeError("callback bug")
-
-    result = pull(source.as_uri(), dest, progress=explode)
-    assert result.added == sorted(FILES)
-
-
-# --------------------------------------------------------------------------- memory:// and hostile keys
-
-
-@pytest.fixture
-def memory_root():
-    """A unique prefix in the process-wide memory filesystem, removed afterwards."""
-    fs = fsspec.filesystem("memory")
-    root = f"/t-{uuid.uuid4().hex[:12]}"
-    yield fs, root
-    for key in [k for k in fs.store if k.startswith(root)]:
-        fs.store.pop(key, None)
-    for folder in [d for d in fs.pseudo_dirs if d.startswith(root)]:
-        fs.pseudo_dirs.remove(folder)
+# --------------------------------------------------------------------------- memory://
 
 
 def test_memory_source_incremental(memory_root, dest):
@@ -536,33 +522,6 @@ def test_memory_source_incremental(memory_root, dest):
 
     assert result.modified == ["flows/etl.py"] and result.deleted == ["README.md"]
     assert tree(dest)["flows/etl.py"] == b"changed\n"
-
-
-@pytest.mark.parametrize(
-    "key",
-    ["../escaped.txt", "sub/../../escaped.txt", "sub//abs.txt", "/abs.txt", "./dot.txt", "sub/"],
-)
-def test_keys_escaping_the_destination_are_refused_before_writing(memory_root, dest, key):
-    fs, root = memory_root
-    fs.pipe_file(f"{root}/src/good.txt", b"fine\n")
-    fs.store[f"{root}/src/{key}"] = fs.store[
-        f"{root}/src/good.txt"
-    ]  # a raw key, as a store may hold
-
-    with pytest.raises(StoragePullError) as info:
-        pull(f"memory://{root}/src", dest)
-
-    assert key.split("/")[-1] in str(info.value) and "outside the destination" in str(info.value)
-    assert not dest.exists()
-    assert not (dest.parent / "escaped.txt").exists()
-
-
-def test_an_object_that_is_also_a_folder_is_refused(memory_root, dest):
-    fs, root = memory_root
-    fs.pipe_file(f"{root}/src/a/b.txt", b"1")
-    fs.store[f"{root}/src/a"] = fs.store[f"{root}/src/a/b.txt"]
-    with pytest.raises(StoragePullError, match="both an object and a folder"):
-        pull(f"memory://{root}/src", dest)
 
 
 def test_bookkeeping_names_at_the_source_are_skipped(tmp_path, source, dest):
@@ -585,11 +544,52 @@ def test_missing_source_path_says_check_the_path(tmp_path, dest):
     assert isinstance(info.value, RuntimeError) and isinstance(info.value, StorageError)
 
 
-def test_unknown_protocol_is_a_configuration_error(dest):
+def test_unknown_protocol_fails_at_pull_with_what_to_install(dest):
     with pytest.raises(StorageConfigError) as info:
         pull("nosuchproto://bucket/path", dest)
-    assert isinstance(info.value, ValueError) and "nosuchproto" in str(info.value)
+    message = str(info.value)
+    assert isinstance(info.value, ValueError) and "nosuchproto" in message
+    assert "install" in message and "\n" not in message
     assert not dest.exists()
+
+
+def test_protocol_whose_package_is_missing_names_the_package(dest, monkeypatch):
+    """fsspec knows the protocol (as it knows gcs:// → gcsfs) but its package is not installed."""
+    from fsspec.registry import known_implementations
+
+    monkeypatch.setitem(
+        known_implementations,
+        "ipyfake",
+        {"class": "ipy_fake_fs_package.FakeFileSystem", "err": "Install ipy_fake_fs_package"},
+    )
+    with pytest.raises(StorageConfigError) as info:
+        pull("ipyfake://bucket/path", dest)
+    assert "pip install ipy_fake_fs_package" in str(info.value) and "\n" not in str(info.value)
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("message", "error", "hint"),
+    [
+        (
+            "An error occurred (AccessDenied) when calling the ListObjectsV2 operation",
+            AuthenticationError,
+            "check permissions and credentials",
+        ),
+        ("Client error '403 Forbidden' for url", AuthenticationError, "check permissions"),
+        ("An error occurred (NoSuchKey): The key does not exist", SourceNotFoundError, "path"),
+        ("An error occurred (NoSuchBucket) when listing", SourceNotFoundError, "bucket name"),
+        ("ConnectionError: the server went away", NetworkError, "check network and endpoint"),
+        ("EndpointConnectionError: Could not connect", NetworkError, "check network"),
+        ("wrapped: ConnectionRefusedError(111, 'Connection refused')", NetworkError, "network"),
+        ("something else broke", StoragePullError, "Exception: something else broke"),
+    ],
+)
+def test_hints_read_the_message_of_a_generic_exception(source, dest, faulty, message, error, hint):
+    with pytest.raises(StoragePullError) as info:
+        pull("faulty://" + str(source), dest, settings={"fail_listing": message})
+    assert type(info.value) is error
+    assert hint in str(info.value) and "\n" not in str(info.value)
 
 
 def test_secrets_are_revealed_only_for_the_filesystem_and_never_shown(
@@ -613,8 +613,6 @@ def test_secrets_are_revealed_only_for_the_filesystem_and_never_shown(
 
 
 def test_remote_storage_pull_uses_the_engine(source, tmp_path):
-    from ipy_storage import RemoteStorage
-
     storage = RemoteStorage(source.as_uri())
     storage.set_base_path(tmp_path / "ws")
     result = storage.pull()
@@ -630,8 +628,6 @@ def test_remote_storage_pull_uses_the_engine(source, tmp_path):
 def test_remote_storage_async_pull_code(memory_root, tmp_path):
     import asyncio
 
-    from ipy_storage import RemoteStorage
-
     fs, root = memory_root
     fs.pipe_file(f"{root}/src/x.py", b"x = 1\n")
     storage = RemoteStorage(f"memory://{root}/src")
@@ -641,7 +637,138 @@ def test_remote_storage_async_pull_code(memory_root, tmp_path):
     assert (storage.destination / "x.py").read_bytes() == b"x = 1\n"
 
 
+def test_a_failing_progress_callback_does_not_break_the_pull(source, tmp_path):
+    def explode(event):
+        raise RuntimeError("callback bug")
+
+    storage = RemoteStorage(source.as_uri())
+    storage.set_base_path(tmp_path / "ws")
+    assert storage.pull(progress=explode).added == sorted(FILES)
+
+
 def test_lock_is_held_by_the_caller_not_the_engine(source, dest):
-    """sync_remote runs under RemoteStorage's lock; it must not take the (non-reentrant) lock itself."""
+    """The engine runs under StorageBase's lock; it must not take the (non-reentrant) lock."""
     with destination_lock(dest):
         assert pull(source.as_uri(), dest).added == sorted(FILES)
+
+
+# --------------------------------------------------------------------------- hostile keys
+
+
+def publish(scheme: str, root, files: dict[str, bytes]) -> str:
+    """Put ``files`` at a source of the scheme (raw keys for memory://); returns its URL."""
+    if scheme == "file":
+        write_tree(root, files)
+        return root.as_uri()
+    fs, prefix = root
+    for rel, content in files.items():
+        fs.pipe_file(f"{prefix}/src/{rel}", content)
+    return f"memory://{prefix}/src"
+
+
+@pytest.fixture(params=["file", "memory"])
+def hostile_source(request, tmp_path, memory_root):
+    """``(scheme, publish(files) -> url)`` for a folder or a memory prefix."""
+    scheme = request.param
+    root = tmp_path / "hostile" if scheme == "file" else memory_root
+    return scheme, lambda files: publish(scheme, root, files)
+
+
+def test_keys_escaping_the_destination_are_refused_before_writing(memory_root, dest):
+    fs, root = memory_root
+    fs.pipe_file(f"{root}/src/good.txt", b"fine\n")
+    for key in ("../escaped.txt", "sub/../../escaped.txt", "sub//abs.txt", "./dot.txt", "sub/"):
+        fs.store[f"{root}/src/{key}"] = fs.store[f"{root}/src/good.txt"]  # raw, as a store may
+        with pytest.raises(StoragePullError) as info:
+            pull(f"memory://{root}/src", dest)
+        assert repr(f"{root}/src/{key}") in str(info.value), key
+        assert "outside the destination" in str(info.value)
+        assert not dest.exists() and not (dest.parent / "escaped.txt").exists()
+        del fs.store[f"{root}/src/{key}"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ".git/config",
+        "pkg/sub/.git/hooks/post-checkout",
+        ".GIT/config",
+        "pkg/.Git/HEAD",
+        ".git./config",
+        "pkg/git~1/config",
+        ".g\u200cit/config",
+    ],
+)
+def test_a_key_with_a_git_component_is_refused_before_anything_is_written(
+    hostile_source, dest, key
+):
+    scheme, publish_files = hostile_source
+    url = publish_files(dict(FILES))
+    pull(url, dest)
+    before = snapshot(dest)
+    publish_files(
+        {key: b"[core]\n\tfsmonitor = touch /tmp/pwned\n", "flows/etl.py": b"# changed upstream\n"}
+    )
+
+    with pytest.raises(StoragePullError) as info:
+        pull(url, dest)
+
+    message = str(info.value)
+    parts = key.split("/")
+    planted = "/".join(parts[: [is_git_dir_name(p) for p in parts].index(True) + 1])
+    assert repr(planted)[1:-1] in message, message  # the key, down to its .git component
+    assert "'.git' path component" in message and "\n" not in message
+    assert snapshot(dest) == before  # nothing of this pull was placed, not even etl.py
+    assert not any(part.name.casefold().startswith(".g") for part in dest.rglob("*"))
+
+
+def test_a_name_longer_than_the_file_system_allows_is_a_pull_error(memory_root, dest):
+    """A 300-character name: a local source cannot even hold one, a bucket can."""
+    fs, root = memory_root
+    fs.pipe_file(f"{root}/src/good.txt", b"fine\n")
+    long_name = "n" * 300 + ".py"
+    fs.pipe_file(f"{root}/src/pkg/{long_name}", b"x = 1\n")
+
+    with pytest.raises(StoragePullError) as info:
+        pull(f"memory://{root}/src", dest)
+
+    message = str(info.value)
+    assert "303 bytes" in message and "nnnnnnnnnn" in message and "\n" not in message
+    assert not isinstance(info.value, OSError) and not dest.exists()
+
+
+def test_a_path_longer_than_the_file_system_allows_is_a_pull_error(hostile_source, tmp_path):
+    """A key of 15 folders of 240 characters fits the source; under a long base path it does
+    not fit PATH_MAX: refused before anything is written, naming the key."""
+    scheme, publish_files = hostile_source
+    deep = "/".join(["d" * 240] * 15) + "/leaf.txt"
+    url = publish_files({"good.txt": b"fine\n", deep: b"deep\n"})
+    dest = tmp_path.joinpath(*["b" * 200] * 3, "dest")
+
+    with pytest.raises(StoragePullError) as info:
+        pull(url, dest)
+
+    message = str(info.value)
+    assert "longer than its file system allows" in message and "\n" not in message
+    assert "d" * 40 in message  # the key (or the folder of it that no longer fits)
+    assert not dest.exists()
+
+
+def test_an_os_error_while_placing_names_the_key(hostile_source, tmp_path):
+    """A 254-character name fits, but the user's file of that name cannot be moved aside to a
+    longer one: the pull fails as a pull error naming the key; the user's file stays."""
+    scheme, publish_files = hostile_source
+    dest = tmp_path / "work" / "dest"
+    url = publish_files(dict(FILES))
+    pull(url, dest)
+    name = "x" * 250 + ".txt"
+    write_tree(dest, {name: b"the user's file\n"})
+    publish_files({name: b"upstream's file\n"})
+
+    with pytest.raises(StoragePullError) as info:
+        pull(url, dest)
+
+    message = str(info.value)
+    assert "xxxxxxxxxx" in message and "File name too long" in message and "\n" not in message
+    assert (dest / name).read_bytes() == b"the user's file\n"
+    assert not (dest / STAGING_NAME).exists()

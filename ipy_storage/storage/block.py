@@ -71,7 +71,7 @@ class BlockStorageAdapter(StorageBase):
         return self._block
 
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
-        from ._sync import sync_remote
+        from .mirror import pull_mirror
 
         destination = self.destination
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ class BlockStorageAdapter(StorageBase):
         )
         try:
             self._fetch_into(staging)
-            return sync_remote(
+            return pull_mirror(
                 staging.as_uri(), {}, destination, name=self.name, reset=reset, progress=progress
             )
         finally:

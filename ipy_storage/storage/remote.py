@@ -1,5 +1,5 @@
 """``RemoteStorage``: any fsspec URL (SPEC §3.2). Configuration and pull step live here; the
-incremental sync engine lives in ``_sync``."""
+incremental engine that pulls it lives in ``mirror``."""
 
 from __future__ import annotations
 
@@ -123,9 +123,9 @@ class RemoteStorage(StorageBase):
         return dict(self._settings)
 
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
-        from ._sync import sync_remote
+        from .mirror import pull_mirror
 
-        return sync_remote(
+        return pull_mirror(
             self._url,
             self._settings,
             self.destination,
