@@ -45,6 +45,11 @@ def tree(root: Path) -> dict[str, bytes]:
     return found
 
 
+def text_tree(root: Path) -> dict[str, str]:
+    """``tree`` with the contents as text."""
+    return {rel: content.decode() for rel, content in tree(root).items()}
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
     """Every path under ``root`` (hidden ones included) → (mtime_ns, inode, size): equal
     snapshots mean nothing was written, replaced or removed."""

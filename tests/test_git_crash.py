@@ -19,6 +19,7 @@ from tests.fixtures.interrupted_pull import (
     wait_for_no_processes,
     wrapper_dir,
 )
+from tests.helpers import text_tree
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -36,15 +37,6 @@ V2_CHANGES = {
     "g.py": "g2\n",
     "pkg/new.py": "n\n",
 }
-
-
-def files(root: Path) -> dict[str, str]:
-    """The work tree (``.git`` aside) as path → content."""
-    return {
-        path.relative_to(root).as_posix(): path.read_text()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(root).parts
-    }
 
 
 def edit_like_a_user(dest: Path) -> None:
@@ -85,7 +77,7 @@ def converge(url: str, base: Path, expected: dict[str, str], token: str, **pull)
     again = pull_in_child(url, base, token=token + "-again", **pull)
     assert again.returncode == 0, again.stderr
     dest = base / "repo"
-    assert files(dest) == expected
+    assert text_tree(dest) == expected
     assert not [p for p in dest.rglob("*.local*")], "moved-aside twins after recovery"
     assert_clean_beside(base)
 
@@ -196,5 +188,5 @@ def test_killed_reset_never_loses_the_users_folder(edited_checkout, tmp_path):
         base = tmp_path / f"k{n}{when}"
         run(wrapper_dir(tmp_path / f"w{n}{when}", n, when), base)
         converge(urls[base], base, upstream, token=base.name, reset=True)
-        backups = [files(p) for p in base.iterdir() if ".backup-" in p.name]
+        backups = [text_tree(p) for p in base.iterdir() if ".backup-" in p.name]
         assert any(b.get("keep.py") == "my k\n" for b in backups), "the user's edits are gone"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from ipy_storage.storage.errors import (
     SourceNotFoundError,
     StoragePullError,
 )
+from tests.helpers import snapshot, text_tree
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,24 +38,6 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Work-tree files (outside .git) → content."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        if ".git" in path.relative_to(root).parts or not path.is_file():
-            continue
-        found[path.relative_to(root).as_posix()] = path.read_text(errors="replace")
-    return found
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Every path under ``root`` (``.git`` included) → (mtime_ns, size)."""
-    return {
-        str(path.relative_to(root)): (path.lstat().st_mtime_ns, path.lstat().st_size)
-        for path in root.rglob("*")
-    }
 
 
 # -- a private repository over HTTP with a token ------------------------------------------------
@@ -370,7 +352,7 @@ def test_non_git_folder_is_refused_and_untouched(make_repo, tmp_path):
     (tmp_path / "repo" / "mine.txt").write_text("my work\n")
     with pytest.raises(DestinationConflictError, match="not a git repository"):
         storage(source.url, tmp_path).pull()
-    assert tree(tmp_path / "repo") == {"mine.txt": "my work\n"}
+    assert text_tree(tmp_path / "repo") == {"mine.txt": "my work\n"}
 
 
 def test_empty_folder_is_cloned_into(make_repo, tmp_path):
@@ -397,8 +379,8 @@ def test_reset_moves_the_old_folder_to_a_backup(make_repo, tmp_path):
     (repo.destination / "notes.txt").write_text("notes\n")
     result = repo.pull(reset=True)
     assert result.backup is not None and result.backup.name.startswith("repo.backup-")
-    assert tree(result.backup) == {"a.py": "my edit\n", "notes.txt": "notes\n"}
-    assert tree(repo.destination) == {"a.py": "a\n"}
+    assert text_tree(result.backup) == {"a.py": "my edit\n", "notes.txt": "notes\n"}
+    assert text_tree(repo.destination) == {"a.py": "a\n"}
     assert result.added == ["a.py"]
 
 
@@ -441,7 +423,7 @@ def test_changed_directories_apply_to_an_existing_checkout(git_http_server, tmp_
     assert narrower.deleted == ["a/1.py"]
     everything = storage(source.url, tmp_path, credentials=creds).pull()
     assert everything.added == ["a/1.py", "c/3.py"]
-    assert sorted(tree(tmp_path / source.name)) == ["a/1.py", "b/2.py", "c/3.py", "top.py"]
+    assert sorted(text_tree(tmp_path / source.name)) == ["a/1.py", "b/2.py", "c/3.py", "top.py"]
 
 
 def test_sparse_directory_named_like_an_option(make_repo, tmp_path):
@@ -526,7 +508,7 @@ def test_submodules_not_fetched_unless_asked(git_http_server, tmp_path):
     assert not (repo.destination / "lib" / "lib.py").exists()
 
 
-# -- §5: user work is never lost ----------------------------------------------------------------
+# -- §5, what only git does (the table itself is tests/test_user_work.py) ---------------------
 @pytest.fixture
 def pulled(make_repo, tmp_path):
     """A local upstream with a few files and a first pull of it."""
@@ -542,47 +524,6 @@ def pulled(make_repo, tmp_path):
     repo = storage(source.url, tmp_path / "ws")
     repo.pull()
     return source, repo, repo.destination
-
-
-def test_row1_upstream_changed_user_did_not(pulled):
-    source, repo, dest = pulled
-    source.commit({"g.py": "g2\n"})
-    result = repo.pull()
-    assert result.modified == ["g.py"] and (dest / "g.py").read_text() == "g2\n"
-    assert result.kept_local == [] and result.moved_aside == {}
-
-
-def test_row2_user_edited_upstream_did_not(pulled):
-    source, repo, dest = pulled
-    (dest / "g.py").write_text("my g\n")
-    source.commit({"h.py": "h2\n"})
-    result = repo.pull()
-    assert (dest / "g.py").read_text() == "my g\n" and result.modified == ["h.py"]
-    assert git(dest, "status", "--porcelain") == "M g.py"
-
-
-def test_row3_both_changed_merges_where_clean(pulled):
-    source, repo, dest = pulled
-    (dest / "f.py").write_text("line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n")
-    source.commit({"f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (upstream)\n"})
-    result = repo.pull()
-    assert (
-        dest / "f.py"
-    ).read_text() == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (upstream)\n"
-    assert result.merged == ["f.py"] and result.kept_local == [] and result.modified == []
-    assert git(dest, "diff", "--stat", "HEAD").startswith("f.py")
-
-
-def test_row3_both_changed_conflict_keeps_the_users_version(pulled):
-    source, repo, dest = pulled
-    mine = "line 1\nline 2 MINE\nline 3\nline 4\nline 5\n"
-    (dest / "f.py").write_text(mine)
-    theirs = source.commit({"f.py": "line 1\nline 2 THEIRS\nline 3\nline 4\nline 5\n"})
-    result = repo.pull()
-    assert (dest / "f.py").read_text() == mine
-    assert result.kept_local == ["f.py"] and "f.py" not in result.modified
-    assert result.revision == theirs
-    assert git(dest, "show", "HEAD:f.py") == "line 1\nline 2 THEIRS\nline 3\nline 4\nline 5"
 
 
 def test_row3_binary_both_changed_keeps_the_users_version(make_repo, tmp_path):
@@ -623,16 +564,6 @@ def test_leftovers_of_a_killed_clone_are_cleaned(make_repo, tmp_path):
     assert not leftover.exists()
 
 
-def test_row4_user_deleted_upstream_did_not_change_it(pulled):
-    source, repo, dest = pulled
-    (dest / "g.py").unlink()
-    source.commit({"h.py": "h2\n"})
-    result = repo.pull()
-    assert (dest / "g.py").read_text() == "g\n"
-    assert "g.py" in result.added
-    assert git(dest, "status", "--porcelain") == ""
-
-
 def test_row4_user_deleted_files_come_back_on_a_no_change_pull_too(make_repo, tmp_path):
     files = {
         "a.py": "a\n",
@@ -658,46 +589,6 @@ def test_row4_user_deleted_files_come_back_on_a_no_change_pull_too(make_repo, tm
     assert repo.pull().added == []
 
 
-def test_row5_upstream_deleted_user_did_not_touch(pulled):
-    source, repo, dest = pulled
-    source.commit(delete=["g.py", "pkg/mod.py"])
-    result = repo.pull()
-    assert result.deleted == ["g.py", "pkg/mod.py"]
-    assert not (dest / "g.py").exists() and not (dest / "pkg").exists()
-
-
-def test_row6_upstream_deleted_user_edited(pulled):
-    source, repo, dest = pulled
-    (dest / "g.py").write_text("my g\n")
-    source.commit(delete=["g.py"])
-    result = repo.pull()
-    assert (dest / "g.py").read_text() == "my g\n"
-    assert result.kept_local == ["g.py"] and result.deleted == []
-    assert git(dest, "status", "--porcelain") == "?? g.py"
-
-
-def test_row7_user_created_file_that_upstream_adds(pulled):
-    source, repo, dest = pulled
-    (dest / "notes.py").write_text("my notes\n")
-    source.commit({"notes.py": "upstream notes\n"})
-    result = repo.pull()
-    assert result.moved_aside == {"notes.py": "notes.local.py"}
-    assert (dest / "notes.py").read_text() == "upstream notes\n"
-    assert (dest / "notes.local.py").read_text() == "my notes\n"
-    assert result.added == ["notes.py"]
-
-
-def test_row7_upstream_renames_onto_the_users_untracked_file(pulled):
-    source, repo, dest = pulled
-    (dest / "new_name.py").write_text("mine\n")
-    source.commit(rename={"h.py": "new_name.py"})
-    result = repo.pull()
-    assert result.moved_aside == {"new_name.py": "new_name.local.py"}
-    assert (dest / "new_name.py").read_text() == "h\n"
-    assert (dest / "new_name.local.py").read_text() == "mine\n"
-    assert not (dest / "h.py").exists() and result.deleted == ["h.py"]
-
-
 def test_row7_user_staged_file_that_upstream_adds(pulled):
     source, repo, dest = pulled
     (dest / "staged.py").write_text("mine\n")
@@ -709,91 +600,9 @@ def test_row7_user_staged_file_that_upstream_adds(pulled):
     assert (dest / "staged.local.py").read_text() == "mine\n"
 
 
-def test_row7_user_file_where_upstream_needs_a_folder(pulled):
-    source, repo, dest = pulled
-    (dest / "lib").write_text("a file named lib\n")
-    source.commit({"lib/util.py": "u\n"})
-    result = repo.pull()
-    assert result.moved_aside == {"lib": "lib.local"}
-    assert (dest / "lib/util.py").read_text() == "u\n" and (
-        dest / "lib.local"
-    ).read_text() == "a file named lib\n"
-
-
-def test_upstream_folder_becomes_a_file_with_user_files_inside(pulled):
-    source, repo, dest = pulled
-    (dest / "pkg" / "mine.py").write_text("my module\n")
-    source.commit({"pkg": "now a file\n"}, delete=["pkg/mod.py"])
-    result = repo.pull()
-    assert (dest / "pkg").read_text() == "now a file\n"
-    assert result.moved_aside == {"pkg": "pkg.local"}
-    assert (dest / "pkg.local" / "mine.py").read_text() == "my module\n"
-
-
-def test_upstream_folder_becomes_a_file_when_user_edited_inside(pulled):
-    source, repo, dest = pulled
-    (dest / "pkg" / "mod.py").write_text("my edit\n")
-    source.commit({"pkg": "now a file\n"}, delete=["pkg/mod.py"])
-    result = repo.pull()
-    assert (dest / "pkg").read_text() == "now a file\n"
-    assert result.moved_aside == {"pkg": "pkg.local"} and result.kept_local == []
-    assert (dest / "pkg.local" / "mod.py").read_text() == "my edit\n"
-
-
-@pytest.mark.parametrize("upstream_change", ["changes F", "changes another file", "nothing"])
-def test_user_replaced_a_tracked_file_by_a_folder(pulled, upstream_change):
-    """§5: the user's folder is kept; it moves aside only when upstream's F needs the place."""
-    source, repo, dest = pulled
-    (dest / "g.py").unlink()
-    (dest / "g.py").mkdir()
-    (dest / "g.py" / "inside.txt").write_text("my work\n")
-    if upstream_change == "changes F":
-        source.commit({"g.py": "g2\n"})
-    elif upstream_change == "changes another file":
-        source.commit({"h.py": "h2\n"})
-    result = repo.pull()
-    if upstream_change == "changes F":
-        assert (dest / "g.py").read_text() == "g2\n"
-        assert result.moved_aside == {"g.py": "g.local.py"}
-        assert (dest / "g.local.py" / "inside.txt").read_text() == "my work\n"
-    else:
-        assert (dest / "g.py" / "inside.txt").read_text() == "my work\n"
-        assert result.moved_aside == {} and "g.py" not in result.added
-    assert repo.pull().moved_aside == {}  # and the next pull is quiet about it
-
-
 @pytest.mark.parametrize(
     "upstream_change", ["changes the folder", "changes another file", "nothing"]
 )
-def test_user_replaced_a_tracked_folder_by_a_file(pulled, upstream_change):
-    source, repo, dest = pulled
-    shutil.rmtree(dest / "pkg")
-    (dest / "pkg").write_text("my file\n")
-    if upstream_change == "changes the folder":
-        source.commit({"pkg/mod.py": "m2\n"})
-    elif upstream_change == "changes another file":
-        source.commit({"h.py": "h2\n"})
-    result = repo.pull()
-    if upstream_change == "changes the folder":
-        assert (dest / "pkg" / "mod.py").read_text() == "m2\n"
-        assert result.moved_aside == {"pkg": "pkg.local"}
-        assert (dest / "pkg.local").read_text() == "my file\n"
-    else:
-        assert (dest / "pkg").read_text() == "my file\n"
-        assert result.moved_aside == {}
-
-
-def test_upstream_folder_becomes_a_file_with_user_edits_and_additions_inside(pulled):
-    source, repo, dest = pulled
-    (dest / "pkg" / "mod.py").write_text("my edit\n")
-    (dest / "pkg" / "mine.py").write_text("my module\n")
-    source.commit({"pkg": "now a file\n"}, delete=["pkg/mod.py"])
-    result = repo.pull()
-    assert (dest / "pkg").read_text() == "now a file\n"
-    assert result.moved_aside == {"pkg": "pkg.local"}
-    assert tree(dest / "pkg.local") == {"mod.py": "my edit\n", "mine.py": "my module\n"}
-
-
 def test_a_large_upstream_change_keeps_edits_staged_and_unstaged(make_repo, tmp_path):
     """Above a few hundred changed paths git, not a read of each file, finds the user's work."""
     files = {f"m/f{i:03d}.py": f"line 1\nline 2\nv{i}\n" for i in range(400)}
@@ -812,47 +621,6 @@ def test_a_large_upstream_change_keeps_edits_staged_and_unstaged(make_repo, tmp_
     assert (dest / "m/f002.py").read_text() == "line 1\nline 2\nupstream v2\n"
     assert result.merged == ["m/f000.py"] and result.kept_local == ["m/f001.py"]
     assert len(result.modified) == 397 and result.added == ["m/f002.py"]
-
-
-def test_row8_untracked_and_ignored_files_are_untouched(pulled):
-    source, repo, dest = pulled
-    (dest / "scratch.py").write_text("s\n")
-    (dest / "run.log").write_text("log\n")
-    (dest / "pkg" / "extra.py").write_text("e\n")
-    (dest / "mydir").mkdir()
-    (dest / "mydir" / "x.txt").write_text("x\n")
-    source.commit({"g.py": "g2\n"}, delete=["pkg/mod.py"])
-    result = repo.pull()
-    assert (dest / "scratch.py").read_text() == "s\n" and (dest / "run.log").read_text() == "log\n"
-    assert (dest / "pkg" / "extra.py").read_text() == "e\n" and (
-        dest / "mydir" / "x.txt"
-    ).read_text() == "x\n"
-    assert result.moved_aside == {} and result.kept_local == []
-
-
-def test_row9_force_push_with_user_edits(pulled):
-    source, repo, dest = pulled
-    (dest / "g.py").write_text("my g\n")
-    (dest / "f.py").write_text("line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n")
-    (dest / "untracked.txt").write_text("u\n")
-    (dest / "added.py").write_text("mine\n")
-    rewritten = source.commit(
-        {
-            "h.py": "h amended\n",
-            "f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (up)\n",
-            "added.py": "theirs\n",
-        },
-        force=True,
-        message="amended",
-    )
-    result = repo.pull()
-    assert result.revision == rewritten
-    assert (dest / "g.py").read_text() == "my g\n"
-    assert (dest / "h.py").read_text() == "h amended\n"
-    assert (dest / "f.py").read_text() == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (up)\n"
-    assert (dest / "untracked.txt").read_text() == "u\n"
-    assert result.moved_aside == {"added.py": "added.local.py"}
-    assert git(dest, "rev-parse", "HEAD") == rewritten
 
 
 def test_row9_unrelated_history_with_user_edits(git_http_server, tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.upstreams import FolderUpstream, GitUpstream, MemoryUpstream
-from tests.helpers import snapshot, tree, write_tree
+from tests.helpers import snapshot, text_tree, write_tree
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,11 +25,6 @@ FILES = {
     "docs/guide.md": "# guide\n",
 }
 ENGINES = ["git", "file", "memory"]
-
-
-def text(root) -> dict[str, str]:
-    """The user-visible files under ``root`` → their text."""
-    return {rel: content.decode() for rel, content in tree(root).items()}
 
 
 def make_upstream(kind: str, tmp_path, make_repo, files: dict[str, str]):
@@ -55,7 +50,7 @@ def pulled(upstream):
     """``(upstream, storage, destination)`` after a first pull."""
     storage = upstream.storage()
     first = storage.pull()
-    assert sorted(first.added) == sorted(FILES) and text(storage.destination) == FILES
+    assert sorted(first.added) == sorted(FILES) and text_tree(storage.destination) == FILES
     return upstream, storage, storage.destination
 
 
@@ -74,7 +69,7 @@ def test_upstream_changed_f_user_did_not_touch_it(pulled):
     result = storage.pull()
 
     assert result.modified == ["g.py"] and result.added == ["pkg/new.py"]
-    assert text(dest) == {**FILES, "g.py": "g2\n", "pkg/new.py": "n\n"}
+    assert text_tree(dest) == {**FILES, "g.py": "g2\n", "pkg/new.py": "n\n"}
     assert result.kept_local == [] and result.moved_aside == {} and result.merged == []
 
 
@@ -116,7 +111,7 @@ def test_user_deleted_f_upstream_did_not_change_it(pulled):
     (dest / "docs").rmdir()
     again = storage.pull()  # upstream unchanged: deleted files come back all the same
     assert again.added == ["docs/guide.md", "pkg/util.py"]
-    assert text(dest) == {**FILES, "h.py": "h2\n"}
+    assert text_tree(dest) == {**FILES, "h.py": "h2\n"}
 
 
 def test_upstream_deleted_f_user_did_not_touch_it(pulled):
@@ -211,7 +206,7 @@ def test_user_replaced_a_tracked_file_by_a_folder(pulled, upstream_change):
         assert result.moved_aside == {} and "g.py" not in result.added
         assert (dest / "g.py").is_dir()
         mine = dest / "g.py"
-    assert text(mine) == {"notes.txt": "my notes\n", "sub/more.txt": "more\n"}
+    assert text_tree(mine) == {"notes.txt": "my notes\n", "sub/more.txt": "more\n"}
     assert not storage.pull().changed  # and the next pull is quiet
 
 
@@ -231,7 +226,7 @@ def test_user_replaced_a_tracked_folder_by_a_file(pulled, upstream_change):
 
     if upstream_change == "changes it":  # upstream's pkg/mod.py needs the place
         assert result.moved_aside == {"pkg": "pkg.local"}
-        assert text(dest / "pkg") == {"mod.py": "m2\n", "util.py": "u\n"}
+        assert text_tree(dest / "pkg") == {"mod.py": "m2\n", "util.py": "u\n"}
         assert (dest / "pkg.local").read_text() == "my notes about pkg\n"
     else:
         assert result.moved_aside == {} and result.added == []
@@ -248,7 +243,7 @@ def test_upstream_turns_a_folder_into_a_file_while_the_user_works_inside(pulled)
 
     assert (dest / "pkg").read_text() == "now a file\n"
     assert result.moved_aside == {"pkg": "pkg.local"}
-    assert text(dest / "pkg.local") == {"mod.py": "my edit\n", "mine.py": "my module\n"}
+    assert text_tree(dest / "pkg.local") == {"mod.py": "my edit\n", "mine.py": "my module\n"}
     assert "pkg" in result.added + result.modified
 
 
@@ -259,10 +254,10 @@ def test_reset_makes_the_destination_exactly_upstream_after_a_backup(pulled):
 
     result = storage.pull(reset=True)
 
-    assert text(dest) == {**FILES, "h.py": "h2\n"}
+    assert text_tree(dest) == {**FILES, "h.py": "h2\n"}
     assert result.backup is not None and result.backup.parent == dest.parent
     assert result.backup.name.startswith(f"{dest.name}.backup-")
-    assert text(result.backup) == {**FILES, "g.py": "my g\n", "scratch.txt": "notes\n"}
+    assert text_tree(result.backup) == {**FILES, "g.py": "my g\n", "scratch.txt": "notes\n"}
 
 
 # --------------------------------------------------------------------------- engine-specific rows
