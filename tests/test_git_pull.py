@@ -600,9 +600,6 @@ def test_row7_user_staged_file_that_upstream_adds(pulled):
     assert (dest / "staged.local.py").read_text() == "mine\n"
 
 
-@pytest.mark.parametrize(
-    "upstream_change", ["changes the folder", "changes another file", "nothing"]
-)
 def test_a_large_upstream_change_keeps_edits_staged_and_unstaged(make_repo, tmp_path):
     """Above a few hundred changed paths git, not a read of each file, finds the user's work."""
     files = {f"m/f{i:03d}.py": f"line 1\nline 2\nv{i}\n" for i in range(400)}
