@@ -44,7 +44,7 @@ def clone(
     temp = Path(tempfile.mkdtemp(prefix=leftover_prefix(destination), dir=destination.parent))
     try:
         revision = _clone_into(runner, source, temp)
-        files = visible_files(runner, temp)
+        files = visible_files(runner, temp, sparse=bool(source.cone))
         Checkout(temp, temp / ".git").record(source, revision)
         if reset:
             result.backup = move_to_backup(destination)

@@ -33,9 +33,9 @@ def change_cone(runner: GitRunner, root: Path, cone: list[str] | None, result: P
     """Apply a different ``directories`` list to an existing checkout. git keeps files the user
     changed that fall outside the new cone; running it again after a kill finishes it."""
     runner.report("sparse", message="Changing the checked-out directories")
-    before = visible_files(runner, root)
+    before = set(visible_files(runner, root))
     set_cone(runner, root, cone)
-    after = visible_files(runner, root)
+    after = set(visible_files(runner, root))
     appeared, hidden = after - before, before - after
     result.added += sorted(appeared)
     result.deleted += sorted(hidden)
@@ -60,11 +60,10 @@ def update_submodules(runner: GitRunner, root: Path) -> None:
     )
 
 
-def visible_files(runner: GitRunner, root: Path) -> set[str]:
-    """Pulled files present in the work tree (a submodule counts as one entry, as in git)."""
-    output = runner.run("ls-files", "-z", "-t", cwd=root).stdout
-    return {
-        entry[2:]
-        for entry in os.fsdecode(output).split("\0")
-        if entry and not entry.startswith("S ")
-    }
+def visible_files(runner: GitRunner, root: Path, sparse: bool = True) -> list[str]:
+    """Pulled files present in the work tree, in git's order (a submodule counts as one entry,
+    as in git); ``sparse=False`` when no file can be outside a cone (a full clone)."""
+    if not sparse:
+        return os.fsdecode(runner.run("ls-files", "-z", cwd=root).stdout).split("\0")[:-1]
+    output = os.fsdecode(runner.run("ls-files", "-z", "-t", cwd=root).stdout)
+    return [entry[2:] for entry in output.split("\0") if entry and not entry.startswith("S ")]
