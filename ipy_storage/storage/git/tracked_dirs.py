@@ -59,8 +59,13 @@ class FolderSnapshot:
         except OSError:
             return
         data = read_json(self._path)
-        if isinstance(data, dict) and isinstance(data.get("folders"), dict):
-            self.identities = {k: tuple(v) for k, v in data["folders"].items()}
+        if not isinstance(data, dict) or not isinstance(data.get("folders"), list):
+            return
+        folders, flat = data["folders"], data.get("identities") or []
+        if len(flat) == 2 * len(folders):
+            self.identities = dict(
+                zip(folders, zip(flat[0::2], flat[1::2], strict=True), strict=True)
+            )
             self.names = (data.get("names") or {}) if data.get("commit") == commit else {}
             self.usable = True
 
@@ -68,10 +73,10 @@ class FolderSnapshot:
         """Which pulled files may be gone since the recording."""
         if not self.usable:
             return Changes(ask_git=None)
-        changes = Changes()
+        changes, recorded_at = Changes(), self._recorded_at
         for folder, st in _stats(self._root, list(self.identities)):
-            identity = (st.st_ino, st.st_ctime_ns) if st is not None else None
-            if identity == self.identities[folder] and st.st_ctime_ns < self._recorded_at:
+            ino, ctime = self.identities[folder]
+            if st is not None and st.st_ino == ino and st.st_ctime_ns == ctime < recorded_at:
                 continue
             changes.folders.append(folder)
             if folder in self.names:
@@ -100,8 +105,9 @@ class FolderSnapshot:
             folder, _, name = path.rpartition("/")
             if folder in racy:
                 self.names[folder].append(name)
-        record = {"folders": self.identities, "names": self.names, "commit": commit}
-        write_json_atomic(self._path, record)
+        flat = [number for identity in self.identities.values() for number in identity]
+        record = {"folders": list(self.identities), "identities": flat, "names": self.names}
+        write_json_atomic(self._path, {**record, "commit": commit})
 
     def _missing_in(self, folder: str, exists: bool) -> set[str]:
         prefix = f"{folder}/" if folder else ""
@@ -115,12 +121,14 @@ class FolderSnapshot:
 def _stats(root: Path, folders: list[str]) -> Iterator[tuple[str, os.stat_result | None]]:
     """lstat of each folder, relative to an open ``root`` (a pull may look at thousands)."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    lstat = os.lstat
     try:
         for folder in folders:
             try:
-                yield folder, os.lstat(folder or ".", dir_fd=fd)
+                st = lstat(folder or ".", dir_fd=fd)
             except OSError:
-                yield folder, None
+                st = None
+            yield folder, st
     finally:
         os.close(fd)
 
