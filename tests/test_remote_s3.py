@@ -35,6 +35,14 @@ def pull(url, settings, dest, **kwargs):
     return pull_mirror(url, settings, dest, name=dest.name, **kwargs).finish()
 
 
+@pytest.fixture
+def pulled(bucket_with_objects, s3_settings, tmp_path):
+    """``(url, destination)`` after a first pull of the bucket's prefix."""
+    url, dest = f"s3://{bucket_with_objects}/prefix", tmp_path / "dest"
+    pull(url, s3_settings, dest)
+    return url, dest
+
+
 def test_s3_first_pull_then_no_change_pull(bucket_with_objects, s3_settings, tmp_path):
     url = f"s3://{bucket_with_objects}/prefix"
     dest = tmp_path / "dest"
@@ -54,10 +62,8 @@ def test_s3_first_pull_then_no_change_pull(bucket_with_objects, s3_settings, tmp
     assert snapshot(dest) == before  # no file (nor the manifest) rewritten
 
 
-def test_s3_changes_deletions_and_additions(bucket_with_objects, s3_settings, s3_upload, tmp_path):
-    url = f"s3://{bucket_with_objects}/prefix"
-    dest = tmp_path / "dest"
-    pull(url, s3_settings, dest)
+def test_s3_changes_deletions_and_additions(bucket_with_objects, s3_settings, s3_upload, pulled):
+    url, dest = pulled
     before = snapshot(dest)
     s3_upload(
         bucket_with_objects,
@@ -81,10 +87,8 @@ def test_s3_changes_deletions_and_additions(bucket_with_objects, s3_settings, s3
     assert all(after[k] == before[k] for k in OBJECTS if k not in ("pkg/mod03.py", "README.md"))
 
 
-def test_s3_user_work_is_kept(bucket_with_objects, s3_settings, s3_upload, tmp_path):
-    url = f"s3://{bucket_with_objects}/prefix"
-    dest = tmp_path / "dest"
-    pull(url, s3_settings, dest)
+def test_s3_user_work_is_kept(bucket_with_objects, s3_settings, s3_upload, pulled):
+    url, dest = pulled
     (dest / "pkg/mod01.py").write_bytes(b"# my edit\n")
     (dest / "pkg/extra.py").write_bytes(b"# my new file\n")
     s3_upload(
@@ -112,11 +116,9 @@ def test_s3_progress_reports_every_file(bucket_with_objects, s3_settings, tmp_pa
 
 
 def test_s3_object_vanishing_mid_pull_fails_cleanly_then_converges(
-    bucket_with_objects, s3_settings, s3_client, s3_upload, tmp_path
+    bucket_with_objects, s3_settings, s3_client, s3_upload, pulled
 ):
-    url = f"s3://{bucket_with_objects}/prefix"
-    dest = tmp_path / "dest"
-    pull(url, s3_settings, dest)
+    url, dest = pulled
     new = {key: b"# v2\n" + content for key, content in OBJECTS.items()}
     s3_upload(bucket_with_objects, {f"prefix/{key}": content for key, content in new.items()})
 
@@ -165,11 +167,9 @@ def test_s3_keys_escaping_the_destination_are_refused(
     ids=["git-component", "name-too-long"],
 )
 def test_s3_hostile_keys_are_refused_before_anything_is_written(
-    bucket_with_objects, s3_settings, s3_upload, tmp_path, key, rule
+    bucket_with_objects, s3_settings, s3_upload, pulled, key, rule
 ):
-    url = f"s3://{bucket_with_objects}/prefix"
-    dest = tmp_path / "dest"
-    pull(url, s3_settings, dest)
+    url, dest = pulled
     before = snapshot(dest)
     s3_upload(
         bucket_with_objects,

@@ -52,7 +52,7 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
     if not upstream_moved and not cone_changed and not submodules_new:
         result.revision = old
         restore_deleted(runner, root, changes, result)
-        if checkout.state.get("ref") != source.ref or journal:
+        if checkout.state.get("ref") != source.ref:  # an interrupted update recorded itself
             checkout.record(source, old)
         if changes.folders or changes.ask_git is None:
             _record_folders(runner, checkout, snapshot, changes, result)
