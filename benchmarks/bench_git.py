@@ -308,7 +308,7 @@ def bench_gitpython(scratch: Path) -> dict[str, float]:
     repo = GitRepository(url, name="repo")
     repo.set_base_path(scratch / "gp-base")
     repo.pull()
-    runner, dest = GitRunner(GitSource(url)), repo.destination
+    runner, dest = GitRunner(GitSource(url), repo.destination), repo.destination
     through, direct = [], []
     for _ in range(200):
         through.append(timed(lambda: runner.run("rev-parse", "HEAD", cwd=dest)))

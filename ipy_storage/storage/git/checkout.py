@@ -64,6 +64,14 @@ class Checkout:
     def end_update(self) -> None:
         self.journal_path.unlink(missing_ok=True)
 
+    def symbolic_head(self) -> str | None:
+        """The branch HEAD names, read from git's file (None when detached or unreadable)."""
+        try:
+            head = (self.git_dir / "HEAD").read_text().strip()
+        except OSError:
+            return None
+        return head[5:] if head.startswith("ref: ") else None
+
     def remember(self, **facts: Any) -> None:
         """Keep facts about the remote (not what was pulled) in the state file at once."""
         self.state.update(facts)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..result import PullResult
 from .runner import GitRunner
+from .source import in_cone
 
 
 def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
@@ -29,17 +29,21 @@ def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
         )
 
 
-def change_cone(runner: GitRunner, root: Path, cone: list[str] | None, result: PullResult) -> None:
-    """Apply a different ``directories`` list to an existing checkout. git keeps files the user
-    changed that fall outside the new cone; running it again after a kill finishes it."""
-    runner.report("sparse", message="Changing the checked-out directories")
-    before = set(visible_files(runner, root))
-    set_cone(runner, root, cone)
-    after = set(visible_files(runner, root))
-    appeared, hidden = after - before, before - after
-    result.added += sorted(appeared)
-    result.deleted += sorted(hidden)
-    result.modified[:] = [path for path in result.modified if path not in hidden]
+def entering_and_leaving(
+    runner: GitRunner, root: Path, cone: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """For a change to ``cone``: the pulled files it brings into the work tree, and those it
+    takes out of it (git's ``-t`` tags: ``S`` marks entries outside the current cone)."""
+    entering, leaving = [], []
+    for entry in os.fsdecode(runner.run("ls-files", "-z", "-t", cwd=root).stdout).split("\0"):
+        if not entry:
+            continue
+        tag, path = entry[:1], entry[2:]
+        if tag == "S" and in_cone(path, cone):
+            entering.append(path)
+        elif tag != "S" and not in_cone(path, cone):
+            leaving.append(path)
+    return entering, leaving
 
 
 def update_submodules(runner: GitRunner, root: Path) -> None:

@@ -11,8 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-from .keep_work import Change
 from .runner import GitRunner
+from .update_plan import Change
 
 
 def merge_edits(

@@ -1,6 +1,5 @@
 """SPEC §5 for a git update: what happens to each path upstream changed, given what the user
-did to it, decided before anything is touched; and the one obstruction check every write goes
-through, so a user's folder or file standing where git wants to write is never overwritten.
+did to it, decided before anything is touched (``placement`` then carries the plan out).
 
 The planner is pure: it sees upstream's changes (old → new commit) and the state of each of those
 paths in the work tree, and says which to write, remove, merge, keep or move aside. A path that
@@ -10,12 +9,8 @@ finishing a killed update gives the same result as an update that was never inte
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..destination import move_aside
 from .source import in_cone
 
 # The state of a path upstream changed, in the work tree, compared with the old commit.
@@ -93,40 +88,3 @@ def plan_update(
             plan.keep.append(path)
     plan.restore = sorted(path for path in deleted_elsewhere if path not in upstream)
     return plan
-
-
-def entry_kind(path: Path) -> str | None:
-    """``file``, ``link``, ``dir`` or ``other`` for what is at ``path``; None when nothing is
-    (also when a parent is not a folder)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISLNK(mode):
-        return "link"
-    return "dir" if stat.S_ISDIR(mode) else "other"
-
-
-def clear_the_way(root: Path, path: str, needed: bool, moved: dict[str, str]) -> bool:
-    """Make room for git to write ``path``: a user's file or link where a folder of the path
-    must be, or a folder where the file must be, is moved aside (into ``moved``) when upstream
-    needs the place; when it does not (a restore), the user's entry stays and False says to
-    skip the write. Never writes through a link."""
-    parts = path.split("/")
-    for depth in range(1, len(parts)):
-        prefix = "/".join(parts[:depth])
-        kind = entry_kind(root / prefix)
-        if kind is None:
-            return True  # nothing further down can be in the way
-        if kind != "dir":
-            if not needed:
-                return False
-            moved[prefix] = move_aside(root / prefix, root)
-            return True
-    if entry_kind(root / path) in ("dir", "other"):
-        if not needed:
-            return False
-        moved[path] = move_aside(root / path, root)
-    return True
