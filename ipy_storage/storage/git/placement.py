@@ -93,15 +93,14 @@ class Placer:
         self.runner.run(
             "update-index", "-z", "--index-info", cwd=self.root, input=_index_lines(upstream)
         )
-        kept = [path for path in outside if upstream[path].new_mode != "000000"]
-        if kept:
+        self.mark_outside([path for path in outside if upstream[path].new_mode != "000000"])
+
+    def mark_outside(self, paths: list[str], outside: bool = True) -> None:
+        """Set (or clear) git's skip-worktree bit: an entry outside the sparse cone."""
+        if paths:
+            flag = "--skip-worktree" if outside else "--no-skip-worktree"
             self.runner.run(
-                "update-index",
-                "-z",
-                "--skip-worktree",
-                "--stdin",
-                cwd=self.root,
-                input=_nul_list(kept),
+                "update-index", "-z", flag, "--stdin", cwd=self.root, input=_nul_list(paths)
             )
 
     def remove(self, paths: list[str]) -> list[str]:

@@ -108,7 +108,8 @@ class Update:
     def restore_deleted(self) -> None:
         """SPEC §5: pulled files the user deleted come back, unless something of the user's now
         stands where they were (that stays)."""
-        deleted = sorted(deleted_files(self.runner, self.root, self.changes))
+        found = deleted_files(self.runner, self.root, self.changes)
+        deleted = sorted(p for p in found if in_cone(p, self.checkout_cone))
         restored = self.placer.write(deleted, needed=False)
         self.unrestored.update(set(deleted) - set(restored))
         self.result.added += restored
@@ -187,20 +188,15 @@ class Update:
         self.runner.report("sparse", message="Changing the checked-out directories")
         cone = self.source.cone
         entering, leaving = entering_and_leaving(self.runner, self.root, cone)
-        if entering:
-            self.runner.run(
-                "update-index",
-                "-z",
-                "--no-skip-worktree",
-                "--stdin",
-                cwd=self.root,
-                input=b"".join(p.encode() + b"\0" for p in entering),
-            )
+        self.placer.mark_outside(entering, outside=False)
         self.result.added += self.placer.write(entering, needed=True)
         self.result.moved_aside.update(self.placer.moved)
         set_cone(self.runner, self.root, cone)
         still_there = set(visible_files(self.runner, self.root))
         self.result.deleted += [path for path in leaving if path not in still_there]
+        # git leaves the entries of files the user deleted: out of the cone with the rest
+        gone = [p for p in leaving if p in still_there and entry_kind(self.root, p) is None]
+        self.placer.mark_outside(gone)
         self.checkout.remember(directories=cone)
 
     def record_folders(self, only_if_changed: bool = False) -> None:
