@@ -11,6 +11,7 @@ the generated stories reuse ``tests/test_git_generated.py``'s histories and user
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from tests.fixtures.history_oracle import judge, visible
 from tests.fixtures.interrupted_pull import (
     calls,
     pull_in_child,
+    pull_killed_after,
     wait_for_no_processes,
     wrapper_dir,
     writes,
@@ -119,3 +121,83 @@ def test_killed_at_any_write_or_git_command_of_a_generated_update(data, tmp_path
         at = data.draw(st.integers(1, max(calls(counter), 1)), label="git command")
         prepared.pull(base, wrapper=wrapper_dir(folder / f"w{at}", at, when))
     prepared.converges(base, reference)
+
+
+def many_files(count: int, prefix: str = "data") -> dict[str, str]:
+    return {f"{prefix}/d{n % 10}/f{n}.txt": f"file {n}\n" * 20 for n in range(count)}
+
+
+def timed_reference(prepared: Prepared) -> tuple[dict[str, Entry], float]:
+    started = time.monotonic()
+    reference = prepared.reference()
+    return reference, time.monotonic() - started
+
+
+@settings(generated(examples=8))
+@given(moment=st.floats(0.05, 1.0))
+def test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files(moment, tmp_path_factory):
+    """Inside the fetch and the checkout of 300 new files, a merge and a move aside."""
+    folder = tmp_path_factory.mktemp("big-update")
+    first = {"f.txt": "one\ntwo\nthree\nfour\n", "old.txt": "old\n", **many_files(20, "keep")}
+    prepared = Prepared(folder, {p: Entry("file", t) for p, t in first.items()})
+    repo = prepared.template / "repo"
+    (repo / "f.txt").write_text("ONE\ntwo\nthree\nfour\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "notes.txt").write_text("mine\n")
+    (repo / "keep" / "d1" / "f1.txt").unlink()
+    second = {**first, **many_files(300), "f.txt": "one\ntwo\nthree\nFOUR\n"}
+    second["data/notes.txt"] = "upstream's notes\n"
+    del second["old.txt"]
+    prepared.publish(("commit", {p: Entry("file", t) for p, t in second.items()}))
+    reference, duration = timed_reference(prepared)
+    assert reference["f.txt"].data == "ONE\ntwo\nthree\nFOUR\n"
+    assert reference["data/notes.local.txt"].data == "mine\n"
+    base = prepared.copy()
+    pull_killed_after(prepared.upstream.url, base, duration * moment, token=base.name)
+    prepared.converges(base, reference)
+
+
+@settings(generated(examples=8))
+@given(moment=st.floats(0.05, 1.0), sparse=st.booleans())
+def test_killed_at_a_random_moment_of_a_first_clone(moment, sparse, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("big-clone")
+    files = {**many_files(1500), **many_files(300, "other")}
+    options = {"directories": ["data"]} if sparse else {}
+    upstream = Upstream(folder / "upstream")
+    upstream.publish({p: Entry("file", t) for p, t in files.items()})
+    expected = {p: Entry("file", t) for p, t in files.items() if not sparse or p[:4] == "data"}
+    started = time.monotonic()
+    done = pull_in_child(upstream.url, folder / "timing", options, token="timing")
+    assert done.returncode == 0, done.stderr
+    duration = time.monotonic() - started
+    base = folder / "killed"
+    pull_killed_after(upstream.url, base, duration * moment, options, token="killed")
+    assert wait_for_no_processes("killed") == []
+    again = pull_in_child(upstream.url, base, options, token="again")
+    assert again.returncode == 0, again.stderr
+    assert read_tree(base / "repo") == expected
+    assert sorted(p.name for p in base.iterdir()) == [".repo.lock", "repo"]
+
+
+@settings(generated(examples=6))
+@given(moment=st.floats(0.05, 1.0))
+def test_killed_at_a_random_moment_of_a_submodule_clone(
+    moment, _git_http_server_session, tmp_path_factory
+):
+    folder = tmp_path_factory.mktemp("submodules")
+    library = _git_http_server_session.create_repo(many_files(400, "lib"), public=True)
+    project = _git_http_server_session.create_repo({"main.py": "import lib\n"}, public=True)
+    project.add_submodule("vendor/lib", library)
+    options = {"include_submodules": True}
+    started = time.monotonic()
+    done = pull_in_child(project.url, folder / "timing", options, token="timing")
+    assert done.returncode == 0, done.stderr
+    duration = time.monotonic() - started
+    expected = read_tree(folder / "timing" / project.name)
+    assert len(expected) == 402  # main.py, .gitmodules and the library's files
+    base = folder / "killed"
+    pull_killed_after(project.url, base, duration * moment, options, token="killed")
+    assert wait_for_no_processes("killed") == []
+    again = pull_in_child(project.url, base, options, token="again")
+    assert again.returncode == 0, again.stderr
+    assert read_tree(base / project.name) == expected

@@ -30,18 +30,21 @@ def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
 
 
 def entering_and_leaving(
-    runner: GitRunner, root: Path, cone: list[str] | None
-) -> tuple[list[str], list[str]]:
-    """For a change to ``cone``: the pulled files it brings into the work tree, and those it
-    takes out of it (git's ``-t`` tags: ``S`` marks entries outside the current cone)."""
-    entering, leaving = [], []
-    for entry in os.fsdecode(runner.run("ls-files", "-z", "-t", cwd=root).stdout).split("\0"):
+    runner: GitRunner, root: Path, old: list[str] | None, new: list[str] | None
+) -> tuple[dict[str, str], list[str]]:
+    """For a change of cone from ``old`` to ``new``: the pulled files it brings into the work
+    tree (path → blob) and those it takes out. Judged by the cones, not by git's skip-worktree
+    bits: git clears a bit when the user has put a file of their own at that path."""
+    entering, leaving = {}, []
+    output = os.fsdecode(runner.run("ls-files", "-z", "-s", cwd=root).stdout)
+    for entry in output.split("\0"):
         if not entry:
             continue
-        tag, path = entry[:1], entry[2:]
-        if tag == "S" and in_cone(path, cone):
-            entering.append(path)
-        elif tag != "S" and not in_cone(path, cone):
+        meta, _, path = entry.partition("\t")
+        was, will = in_cone(path, old), in_cone(path, new)
+        if will and not was:
+            entering[path] = meta.split()[1]
+        elif was and not will:
             leaving.append(path)
     return entering, leaving
 

@@ -13,6 +13,8 @@ Every step can run again: the next pull after a kill anywhere finishes to the sa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..result import PullResult
 from .checkout import Checkout, head_commit
 from .fetching import FETCHED_REF, Tip, fetch_commit, fetch_tip, finish_check, start_check
@@ -21,7 +23,7 @@ from .merge import merge_edits
 from .placement import Placer, entry_kind
 from .runner import GitRunner
 from .source import GitSource, in_cone, normal_directories
-from .survey import deleted_files, survey, upstream_changes
+from .survey import deleted_files, holds, survey, upstream_changes
 from .tracked_dirs import Changes, FolderSnapshot, folders_of
 from .update_plan import MISSING, Change, UpdatePlan, plan_update
 
@@ -187,9 +189,11 @@ class Update:
         as unchanged and keeps those the user changed. Running it again finishes a killed one."""
         self.runner.report("sparse", message="Changing the checked-out directories")
         cone = self.source.cone
-        entering, leaving = entering_and_leaving(self.runner, self.root, cone)
-        self.placer.mark_outside(entering, outside=False)
-        self.result.added += self.placer.write(entering, needed=True)
+        entering, leaving = entering_and_leaving(self.runner, self.root, self.checkout_cone, cone)
+        mine = [p for p, blob in entering.items() if _users(self.root, p, blob)]
+        self.placer.move_aside(mine)  # the user's files where the new cone brings upstream's
+        self.placer.mark_outside(list(entering), outside=False)
+        self.result.added += self.placer.write(sorted(entering), needed=True)
         self.result.moved_aside.update(self.placer.moved)
         set_cone(self.runner, self.root, cone)
         still_there = set(visible_files(self.runner, self.root))
@@ -233,3 +237,9 @@ def _net(result: PullResult) -> None:
     result.added = [p for p in result.added if p not in born]
     result.deleted = [p for p in result.deleted if p not in born]
     result.modified = [p for p in result.modified if p not in deleted]
+
+
+def _users(root: Path, path: str, blob: str) -> bool:
+    """Whether something other than upstream's ``blob`` stands at ``path`` (the user's)."""
+    kind = entry_kind(root, path)
+    return kind is not None and not (kind in ("file", "link") and holds(root / path, blob))
