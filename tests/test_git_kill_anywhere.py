@@ -32,6 +32,7 @@ from tests.fixtures.history import (
 from tests.fixtures.history_oracle import judge, visible
 from tests.fixtures.interrupted_pull import (
     calls,
+    commands,
     pull_in_child,
     pull_killed_after,
     wait_for_no_processes,
@@ -133,10 +134,13 @@ def timed_reference(prepared: Prepared) -> tuple[dict[str, Entry], float]:
     return reference, time.monotonic() - started
 
 
-@settings(generated(examples=8))
-@given(moment=st.floats(0.05, 1.0))
-def test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files(moment, tmp_path_factory):
-    """Inside the fetch and the checkout of 300 new files, a merge and a move aside."""
+@settings(generated(examples=10))
+@given(inside=st.sampled_from(["checkout-index", "fetch", "the pull"]), moment=st.floats(0, 1))
+def test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files(
+    inside, moment, tmp_path_factory
+):
+    """Inside the fetch or the checkout of 300 new files, or anywhere in the pull (which also
+    merges a file and moves one aside)."""
     folder = tmp_path_factory.mktemp("big-update")
     first = {"f.txt": "one\ntwo\nthree\nfour\n", "old.txt": "old\n", **many_files(20, "keep")}
     prepared = Prepared(folder, {p: Entry("file", t) for p, t in first.items()})
@@ -152,8 +156,15 @@ def test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files(moment, tmp
     reference, duration = timed_reference(prepared)
     assert reference["f.txt"].data == "ONE\ntwo\nthree\nFOUR\n"
     assert reference["data/notes.local.txt"].data == "mine\n"
+    counter = wrapper_dir(folder / "count")
+    prepared.pull(prepared.copy(), wrapper=counter)
     base = prepared.copy()
-    pull_killed_after(prepared.upstream.url, base, duration * moment, token=base.name)
+    if inside == "the pull":
+        pull_killed_after(prepared.upstream.url, base, duration * moment, token=base.name)
+    else:  # checkout-index of 300 files takes about 0.1 s here, a fetch about as long
+        at = commands(counter).index(inside) + 1
+        wrapper = wrapper_dir(folder / "kill", at, "during", delay=0.15 * moment)
+        prepared.pull(base, wrapper=wrapper)
     prepared.converges(base, reference)
 
 
