@@ -123,6 +123,18 @@ def test_files_the_user_deleted_leave_the_cone_and_never_come_back_outside_it(tm
     assert not (s.destination / "a" / "c.txt").exists()
 
 
+def test_a_wider_cone_and_a_file_turned_folder_keep_the_users_folder_in_place(tmp_path):
+    """The cone was changed first, on the old commit, where the user's folder stood for a
+    file: it moved aside, although upstream's new version puts a folder there."""
+    first = {"a/c.txt": F("1\n2\n"), "b/x": F("x\n")}
+    s = story(tmp_path, first)
+    s.next_round(
+        [("to_folder", "a/c.txt", "a/c.txt/a", "mine\n")], {**first, "a/c.txt": F("1\n3\n")}, ["b"]
+    )
+    s.next_round([], {"a/c.txt/b": F("b\n"), "b/x": F("x\n")}, cone=["a", "b"])
+    assert (s.destination / "a" / "c.txt" / "a").read_text() == "mine\n"
+
+
 def test_a_checkout_killed_with_a_file_half_written_leaves_no_twin(tmp_path):
     """git writes a file in place (create, then write): a kill in between left a short file
     that the next pull took for the user's, so it moved aside beside upstream's."""

@@ -55,11 +55,11 @@ class Checkout:
         journal = read_json(self.journal_path)
         return journal if isinstance(journal, dict) and journal.get("new") else None
 
-    def begin_update(self, old: str, new: str) -> None:
+    def begin_update(self, old: str, new: str, cones: list) -> None:
         """Before the index or work tree is touched: from now on a pull that dies here is
-        finished by the next one."""
+        finished by the next one (the same commits and cones)."""
         self.bookkeeping.mkdir(exist_ok=True)
-        write_json_atomic(self.journal_path, {"old": old, "new": new})
+        write_json_atomic(self.journal_path, {"old": old, "new": new, "cones": cones})
 
     def end_update(self) -> None:
         self.journal_path.unlink(missing_ok=True)

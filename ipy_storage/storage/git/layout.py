@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from .runner import GitRunner
-from .source import in_cone
 
 
 def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
@@ -29,24 +28,15 @@ def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
         )
 
 
-def entering_and_leaving(
-    runner: GitRunner, root: Path, old: list[str] | None, new: list[str] | None
-) -> tuple[dict[str, str], list[str]]:
-    """For a change of cone from ``old`` to ``new``: the pulled files it brings into the work
-    tree (path → blob) and those it takes out. Judged by the cones, not by git's skip-worktree
-    bits: git clears a bit when the user has put a file of their own at that path."""
-    entering, leaving = {}, []
-    output = os.fsdecode(runner.run("ls-files", "-z", "-s", cwd=root).stdout)
-    for entry in output.split("\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.partition("\t")
-        was, will = in_cone(path, old), in_cone(path, new)
-        if will and not was:
-            entering[path] = meta.split()[1]
-        elif was and not will:
-            leaving.append(path)
-    return entering, leaving
+def index_entries(runner: GitRunner, root: Path) -> dict[str, tuple[str, str]]:
+    """Every entry of the index: path → (mode, blob)."""
+    entries = {}
+    for entry in os.fsdecode(runner.run("ls-files", "-z", "-s", cwd=root).stdout).split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            mode, blob, _stage = meta.split()
+            entries[path] = (mode, blob)
+    return entries
 
 
 def update_submodules(runner: GitRunner, root: Path) -> None:

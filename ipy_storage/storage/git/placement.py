@@ -26,9 +26,8 @@ from pathlib import Path
 from ..destination import move_aside
 from .checkout import Checkout
 from .runner import GitRunner
-from .update_plan import Change
+from .update_plan import NO_OBJECT, NONE, Change
 
-_NO_OBJECT = "0" * 40
 STAGING = "staging"
 
 
@@ -87,13 +86,14 @@ class Placer:
         self.staging = checkout.bookkeeping / STAGING
         self.moved: dict[str, str] = {}
 
-    def set_index(self, upstream: dict[str, Change], outside: list[str]) -> None:
-        """Make the index hold upstream's new version of every changed path; those outside the
-        sparse cone stay out of the work tree (a path upstream deleted has no entry to mark)."""
+    def set_index(self, diff: dict[str, Change], hidden: list[str], entering: list[str]) -> None:
+        """Make the index hold the new commit's version of every changed path, its entries
+        outside the new cone ``hidden`` and those coming into it not."""
         self.runner.run(
-            "update-index", "-z", "--index-info", cwd=self.root, input=_index_lines(upstream)
+            "update-index", "-z", "--index-info", cwd=self.root, input=_index_lines(diff)
         )
-        self.mark_outside([path for path in outside if upstream[path].new_mode != "000000"])
+        self.mark_outside(hidden)
+        self.mark_outside(entering, outside=False)
 
     def mark_outside(self, paths: list[str], outside: bool = True) -> None:
         """Set (or clear) git's skip-worktree bit: an entry outside the sparse cone."""
@@ -198,8 +198,8 @@ def _index_lines(changes: dict[str, Change]) -> bytes:
     folder may become a file)."""
     removals, entries = [], []
     for path, change in changes.items():
-        if change.new_mode == "000000":
-            removals.append(f"0 {_NO_OBJECT}\t".encode() + os.fsencode(path) + b"\0")
+        if change.new_mode == NONE:
+            removals.append(f"0 {NO_OBJECT}\t".encode() + os.fsencode(path) + b"\0")
         else:
             entries.append(
                 f"{change.new_mode} {change.new_blob}\t".encode() + os.fsencode(path) + b"\0"

@@ -23,7 +23,6 @@ from .update_plan import EDITED, MISSING, REPLACED, UPSTREAM, Change
 # Up to this many paths, reading them beats starting git; above it, git's pathspec matching
 # (linear in the number of patterns, per index entry) beats pathspecs.
 PATHSPEC_LIMIT = 256
-_NO_OBJECT = "0" * 40
 
 
 def parse_raw(output: bytes) -> dict[str, Change]:

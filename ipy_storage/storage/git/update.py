@@ -3,29 +3,36 @@
 1. ``finish_interrupted`` — an update a killed pull left in the journal is applied first.
 2. ``check_upstream`` — one ``git ls-remote`` (a single round trip), overlapped with the folder
    snapshot's look at which pulled files the user may have deleted.
-3. Nothing new → ``restore_deleted`` and done. Otherwise ``fetch`` upstream's tip shallowly.
-4. ``apply`` — ``survey`` the paths upstream changed, ``plan`` them by SPEC §5, write the journal,
-   then ``place`` the plan (index, removals, moves aside, writes, merges) and ``move_refs``.
-5. ``change_cone`` for other ``directories``, submodules, then ``record`` what was pulled.
+3. Nothing new, same ``directories`` → ``restore_deleted`` and done. Otherwise ``fetch``
+   upstream's tip shallowly (when it moved).
+4. ``apply`` — upstream's change as the user sees it (commits and cones together), ``survey``
+   those paths, ``plan`` them by SPEC §5, write the journal, ``place`` the plan (index,
+   removals, moves aside, writes, merges), then the new cone and ``move_refs``.
+5. Submodules, then ``record`` what was pulled.
 
 Every step can run again: the next pull after a kill anywhere finishes to the same result.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..result import PullResult
 from .checkout import Checkout, head_commit
 from .fetching import FETCHED_REF, Tip, fetch_commit, fetch_tip, finish_check, start_check
-from .layout import entering_and_leaving, set_cone, update_submodules, visible_files
+from .layout import index_entries, set_cone, update_submodules, visible_files
 from .merge import merge_edits
 from .placement import Placer, entry_kind
 from .runner import GitRunner
 from .source import GitSource, in_cone, normal_directories
-from .survey import deleted_files, holds, survey, upstream_changes
+from .survey import deleted_files, survey, upstream_changes
 from .tracked_dirs import Changes, FolderSnapshot, folders_of
-from .update_plan import MISSING, Change, UpdatePlan, plan_update
+from .update_plan import (
+    MISSING,
+    Change,
+    Transition,
+    UpdatePlan,
+    as_the_user_sees,
+    plan_update,
+)
 
 UPSTREAM_REF = "refs/ipy-storage/upstream"
 
@@ -48,20 +55,17 @@ class Update:
 
     def run(self) -> None:
         self.finish_interrupted()
-        old = self.checkout.upstream
+        old, was, will = self.checkout.upstream, self.checkout_cone, self.source.cone
         tip = self.check_upstream()
-        cone_changed = self.source.cone != self.checkout_cone
-        if cone_changed:  # first, so that an update brings only what the new cone shows
-            self.change_cone()
         new = self.fetch(tip) if self.upstream_moved(old, tip) else old
-        if new != old:
-            self.apply(old, new, tip)
+        if new != old or was != will:
+            self.apply(old, new, tip, was, will)
         else:
             self.restore_deleted()
         submodules_new = self.source.include_submodules and not self.checkout.state.get(
             "submodules"
         )
-        if new == old and not cone_changed and not submodules_new:
+        if new == old and was == will and not submodules_new:
             if self.checkout.state.get("ref") != self.source.ref:
                 self.checkout.record(self.source, old)  # an interrupted update recorded itself
             self.record_folders(only_if_changed=True)
@@ -71,7 +75,6 @@ class Update:
             self.checkout.record(self.source, new)
             self.record_folders()
         self.result.revision = new
-        _net(self.result)
 
     # -- the steps --------------------------------------------------------------------------
     def finish_interrupted(self) -> None:
@@ -79,7 +82,8 @@ class Update:
         already placed holds upstream's version, so it counts as untouched)."""
         journal = self.checkout.journal()
         if journal:
-            self.apply(journal["old"], journal["new"], None)
+            cones = journal.get("cones") or [self.checkout_cone, self.checkout_cone]
+            self.apply(journal["old"], journal["new"], None, *cones)
 
     def check_upstream(self) -> Tip | None:
         """Upstream's tip in one round trip, while the snapshot finds deleted files."""
@@ -110,57 +114,78 @@ class Update:
     def restore_deleted(self) -> None:
         """SPEC §5: pulled files the user deleted come back, unless something of the user's now
         stands where they were (that stays)."""
-        found = deleted_files(self.runner, self.root, self.changes)
-        deleted = sorted(p for p in found if in_cone(p, self.checkout_cone))
+        deleted = sorted(self.deleted_in_cone(self.checkout_cone))
         restored = self.placer.write(deleted, needed=False)
         self.unrestored.update(set(deleted) - set(restored))
         self.result.added += restored
 
-    def apply(self, old: str | None, new: str, tip: Tip | None) -> None:
-        """Move the checkout from ``old`` to ``new`` under a journal, then point the refs."""
+    def deleted_in_cone(self, cone: list[str] | None) -> set[str]:
+        found = deleted_files(self.runner, self.root, self.changes)
+        return {path for path in found if in_cone(path, cone)}
+
+    def apply(
+        self,
+        old: str | None,
+        new: str,
+        tip: Tip | None,
+        was: list[str] | None,
+        will: list[str] | None,
+    ) -> None:
+        """Move the checkout from ``old`` in cone ``was`` to ``new`` in cone ``will`` under a
+        journal, then point the refs."""
         self.runner.report("applying", message=f"Applying {new[:10]}")
-        upstream = upstream_changes(self.runner, self.root, old, new) if old else None
-        if upstream is None:
-            self.apply_without_base(new)
+        diff = {} if old == new else upstream_changes(self.runner, self.root, old, new)
+        if old is None or diff is None:
+            self.apply_without_base(new, will)
         else:
-            local = survey(self.runner, self.root, old, upstream)
-            deleted = deleted_files(self.runner, self.root, self.changes)
-            plan = plan_update(upstream, local, deleted, self.checkout_cone)
-            self.checkout.begin_update(old, new)
-            self.place(plan, upstream, local)
-        self.move_refs(old, new, tip)
-        self.checkout.record(
-            self.source, new, submodules=False, directories=self.checkout.directories
-        )
+            unchanged = index_entries(self.runner, self.root) if was != will else {}
+            seen = as_the_user_sees(diff, unchanged, was, will)
+            local = survey(self.runner, self.root, old, seen.visible)
+            deleted = {p for p in self.deleted_in_cone(will) if p not in seen.visible}
+            plan = plan_update(seen.visible, local, deleted)
+            self.checkout.begin_update(old, new, [was, will])
+            self.place(plan, diff, seen, local, will)
+            if was != will:
+                set_cone(self.runner, self.root, will)
+        if new != old:
+            self.move_refs(old, new, tip)
+        self.checkout.record(self.source, new, submodules=False, directories=will)
         self.checkout.end_update()
 
-    def apply_without_base(self, new: str) -> None:
+    def apply_without_base(self, new: str, will: list[str] | None) -> None:
         """Nothing to compare with (the old commit is gone): keep every file there is and write
         the missing ones."""
         self.runner.run("read-tree", new, cwd=self.root, action="Updating")
-        if self.checkout.directories:
-            self.runner.run("sparse-checkout", "reapply", cwd=self.root, check=False)
+        set_cone(self.runner, self.root, will)
         self.changes = Changes(ask_git=None)
-        self.restore_deleted()
+        deleted = sorted(self.deleted_in_cone(will))
+        self.result.added += self.placer.write(deleted, needed=False)
 
-    def place(self, plan: UpdatePlan, upstream: dict[str, Change], local: dict[str, str]) -> None:
+    def place(
+        self,
+        plan: UpdatePlan,
+        diff: dict[str, Change],
+        seen: Transition,
+        local: dict[str, str],
+        will: list[str] | None,
+    ) -> None:
         """Carry the plan out: the index first, then removals (a folder left with nothing of the
         user's goes), moves aside, writes, merges — and report it all."""
-        placer, result = self.placer, self.result
-        placer.set_index(upstream, plan.index_only)
+        placer, result, upstream = self.placer, self.result, seen.visible
+        placer.set_index(diff, seen.hidden, seen.entering)
         result.deleted += placer.remove(plan.remove)
         placer.move_aside(plan.aside)
         writes = placer.write(plan.write, needed=True)
         restores = placer.write(plan.restore, needed=False)
         self.unrestored.update(set(plan.restore) - set(restores))
-        restores += placer.restore_moved_folders(lambda p: in_cone(p, self.checkout_cone))
+        restores += placer.restore_moved_folders(lambda p: in_cone(p, will))
         merged, conflicted = merge_edits(
             self.runner, self.root, self.checkout.bookkeeping / "merge", upstream, plan.merge
         )
         placer.follow_modes(upstream, merged + conflicted + plan.keep)
         added = {p for p in writes if upstream[p].status == "A" or local.get(p) == MISSING}
         result.added += [p for p in writes if p in added] + restores
-        result.modified += [p for p in writes if p not in added and p not in result.added]
+        result.modified += [p for p in writes if p not in added]
         result.merged += merged
         result.kept_local += [p for p in plan.keep + conflicted if not _moved(p, placer.moved)]
         result.moved_aside.update(placer.moved)
@@ -182,26 +207,6 @@ class Update:
         self.runner.run("update-ref", "--stdin", cwd=self.root, input=lines)
         if branch and self.checkout.symbolic_head() != branch:
             self.runner.run("symbolic-ref", "HEAD", branch, cwd=self.root)
-
-    def change_cone(self) -> None:
-        """Apply another ``directories`` list. Files entering the cone are placed as upstream
-        adds them (a user's file there moves aside); git then removes the leaving ones it knows
-        as unchanged and keeps those the user changed. Running it again finishes a killed one."""
-        self.runner.report("sparse", message="Changing the checked-out directories")
-        cone = self.source.cone
-        entering, leaving = entering_and_leaving(self.runner, self.root, self.checkout_cone, cone)
-        mine = [p for p, blob in entering.items() if _users(self.root, p, blob)]
-        self.placer.move_aside(mine)  # the user's files where the new cone brings upstream's
-        self.placer.mark_outside(list(entering), outside=False)
-        self.result.added += self.placer.write(sorted(entering), needed=True)
-        self.result.moved_aside.update(self.placer.moved)
-        set_cone(self.runner, self.root, cone)
-        still_there = set(visible_files(self.runner, self.root))
-        self.result.deleted += [path for path in leaving if path not in still_there]
-        # git leaves the entries of files the user deleted: out of the cone with the rest
-        gone = [p for p in leaving if p in still_there and entry_kind(self.root, p) is None]
-        self.placer.mark_outside(gone)
-        self.checkout.remember(directories=cone)
 
     def record_folders(self, only_if_changed: bool = False) -> None:
         """Watch from now on the folders that changed and those this pull wrote into (all of
@@ -227,19 +232,3 @@ class Update:
 def _moved(path: str, moved: dict[str, str]) -> bool:
     """Whether ``path`` went aside, itself or with a folder above it."""
     return path in moved or any(path.startswith(f"{folder}/") for folder in moved)
-
-
-def _net(result: PullResult) -> None:
-    """Report what changed since before the pull: a file the cone change brought and the update
-    then deleted was never there for the user; one written then deleted counts as deleted."""
-    deleted = set(result.deleted)
-    born = deleted & set(result.added)
-    result.added = [p for p in result.added if p not in born]
-    result.deleted = [p for p in result.deleted if p not in born]
-    result.modified = [p for p in result.modified if p not in deleted]
-
-
-def _users(root: Path, path: str, blob: str) -> bool:
-    """Whether something other than upstream's ``blob`` stands at ``path`` (the user's)."""
-    kind = entry_kind(root, path)
-    return kind is not None and not (kind in ("file", "link") and holds(root / path, blob))
