@@ -135,6 +135,14 @@ def test_a_wider_cone_and_a_file_turned_folder_keep_the_users_folder_in_place(tm
     assert (s.destination / "a" / "c.txt" / "a").read_text() == "mine\n"
 
 
+def test_an_empty_folder_where_upstream_changes_a_file_is_removed_not_moved_aside(tmp_path):
+    """It moved aside as an empty ``a.local`` folder, reported as the user's."""
+    s = story(tmp_path, {"a": F("1\n")})
+    user = [("to_folder", "a", "a/c.txt", "mine\n"), ("delete", "a/c.txt")]
+    s.next_round(user, {"a": F("2\n")})
+    assert sorted(p.name for p in s.destination.iterdir()) == [".git", "a"]
+
+
 def test_a_checkout_killed_with_a_file_half_written_leaves_no_twin(tmp_path):
     """git writes a file in place (create, then write): a kill in between left a short file
     that the next pull took for the user's, so it moved aside beside upstream's."""

@@ -57,7 +57,8 @@ def _kind(path: Path) -> str | None:
 def clear_the_way(root: Path, path: str, needed: bool, moved: dict[str, str]) -> bool:
     """Make room for ``path``: whatever is not a folder where one of its folders must be, or a
     folder where the file must be, moves aside (into ``moved``) when upstream ``needed`` the
-    place; when it does not, the entry stays and False says to skip the write."""
+    place; when it does not, the entry stays and False says to skip the write. A folder with
+    no file in it holds nothing of the user's: it is removed, not moved."""
     parts = path.split("/")
     for depth in range(1, len(parts)):
         prefix = "/".join(parts[:depth])
@@ -69,11 +70,18 @@ def clear_the_way(root: Path, path: str, needed: bool, moved: dict[str, str]) ->
                 return False
             moved[prefix] = move_aside(root / prefix, root)
             return True
-    if _kind(root / path) in ("dir", "other"):
+    kind = _kind(root / path)
+    if kind == "dir" and _holds_no_file(root / path):
+        shutil.rmtree(root / path)
+    elif kind in ("dir", "other"):
         if not needed:
             return False
         moved[path] = move_aside(root / path, root)
     return True
+
+
+def _holds_no_file(folder: Path) -> bool:
+    return all(not files for _folder, _dirs, files in os.walk(folder))
 
 
 class Placer:
@@ -108,9 +116,14 @@ class Placer:
         return [path for path in paths if _remove_file(self.root, path)]
 
     def move_aside(self, paths: list[str]) -> None:
+        """The user's entries where upstream's files go: moved aside (a folder with no file
+        in it is just removed)."""
         for path in paths:
-            if os.path.lexists(self.root / path):
-                self.moved[path] = move_aside(self.root / path, self.root)
+            target, kind = self.root / path, entry_kind(self.root, path)
+            if kind == "dir" and _holds_no_file(target):
+                shutil.rmtree(target)
+            elif kind is not None:
+                self.moved[path] = move_aside(target, self.root)
 
     def write(self, paths: list[str], needed: bool) -> list[str]:
         """Write ``paths`` as the index has them, each in one rename; returns those written
