@@ -27,7 +27,7 @@ from tests.fixtures.history import (
 )
 from tests.fixtures.history_story import Scenario
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CONES = st.sampled_from([None, None, ["a"], ["b"], ["a", "b"], ["a/b"]])
 

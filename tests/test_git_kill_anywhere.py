@@ -40,7 +40,7 @@ from tests.fixtures.interrupted_pull import (
     writes,
 )
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 class Prepared:
