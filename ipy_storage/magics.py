@@ -2,7 +2,7 @@
 
 Every user mistake ends as a one-line ``UsageError`` (IPython shows those without a traceback):
 argparse errors through ``MagicArgumentParser.error``, storage errors from the core through
-``one_line``, and whatever a library says about a typed path or URL the same way. Messages speak
+``error_line``, and whatever a library says about a typed path or URL the same way. Messages speak
 the magic's language (``--interval``, ``%storage pull``), not Python's.
 """
 
@@ -30,8 +30,8 @@ from .magic_args import (
     seconds,
     steps_from_text,
 )
-from .storage.errors import StorageError
-from .storage.render import one_line
+from .storage.errors import StorageError, error_line
+from .storage.intervals import DEFAULT_PULL_INTERVAL
 from .workspaces import Workspace
 from .workspaces import workspace as default_workspace
 
@@ -44,7 +44,7 @@ class StorageMagics(Magics, Configurable):
     """The ``%storage`` magics over a workspace (the session's default unless given)."""
 
     default_interval = Float(
-        60.0,
+        float(DEFAULT_PULL_INTERVAL),
         help="Pull interval (seconds) of storages added with %storage add without --interval or --once.",
     ).tag(config=True)
     show_progress = Bool(
@@ -118,7 +118,7 @@ class StorageMagics(Magics, Configurable):
             )
         except StorageError as error:
             raise UsageError(
-                f"{one_line(error)} ({name!r} stays added: %storage pull {name} to try again, "
+                f"{error_line(error)} ({name!r} stays added: %storage pull {name} to try again, "
                 f"%storage remove {name} to drop it)"
             ) from None
 
@@ -222,9 +222,9 @@ def _one_line_errors(command: str) -> Iterator[None]:
     try:
         yield
     except StorageError as error:
-        raise UsageError(one_line(error)) from None
+        raise UsageError(error_line(error)) from None
     except (ValueError, OSError, RuntimeError) as error:
-        raise UsageError(f"{command}: {one_line(error)}") from None
+        raise UsageError(f"{command}: {error_line(error)}") from None
 
 
 def load_ipython_extension(ipython: Any) -> None:

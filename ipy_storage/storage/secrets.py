@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from .errors import SecretNotFoundError, StorageConfigError, strip_userinfo
+from .errors import SecretNotFoundError, StorageConfigError, without_userinfo
 from .prefect_objects import (
     BLOCK_PLACEHOLDER,
     block_placeholder,
@@ -35,7 +35,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without URL userinfo (found by URL structure, for every scheme) and without the
     given secret values: the secrets of the storage being reported, never every value this
     process has seen (a secret ``main`` must not mask the word everywhere)."""
-    text = strip_userinfo(text)
+    text = without_userinfo(text)
     for value in sorted(
         {v for v in secrets if v and len(v) >= _SHORTEST_MASKED}, key=len, reverse=True
     ):

@@ -17,6 +17,7 @@ from ..credentials import (
     split_userinfo,
 )
 from ..errors import StorageConfigError
+from ..intervals import DEFAULT_PULL_INTERVAL
 from ..result import ProgressCallback, PullResult
 from ..secrets import Secret
 from .source import GitSource
@@ -120,7 +121,7 @@ class GitRepository(StorageBase):
         branch: str | None = None,
         commit_sha: str | None = None,
         include_submodules: bool = False,
-        pull_interval: int | float | None = 60,
+        pull_interval: int | float | None = DEFAULT_PULL_INTERVAL,
         directories: list[str] | None = None,
     ) -> None:
         super().__init__(pull_interval)
