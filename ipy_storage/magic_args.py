@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
@@ -61,7 +61,7 @@ Every subcommand and option:
 class MagicParser(MagicArgumentParser):
     """Argparse errors become one-line UsageErrors that name the subcommand."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"%{self.prog}: {message} (see %storage? for help)")
 
     def parse_line(self, line: str) -> argparse.Namespace:

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
@@ -37,6 +37,10 @@ from .workspaces import workspace as default_workspace
 
 _PARSER, _COMMANDS = build_parser()
 _CELL_PARSER = cell_parser()
+# IPython types ``cell_magic`` as "a decorator, or a factory of one"; given a name it is the latter.
+_storage_cell_magic = cast(
+    "Callable[[Callable[..., Any]], Callable[..., Any]]", cell_magic("storage")
+)
 
 
 @magics_class
@@ -66,7 +70,7 @@ class StorageMagics(Magics, Configurable):
 
     storage.__doc__ = line_help(_PARSER, _COMMANDS)
 
-    @cell_magic("storage")
+    @_storage_cell_magic
     @no_var_expand
     def storage_cell(self, line: str, cell: str) -> list:
         args = _CELL_PARSER.parse_line(line)
@@ -76,7 +80,7 @@ class StorageMagics(Magics, Configurable):
         with _one_line_errors("%%storage"):
             steps = from_pull_step(steps_from_text(cell))
             storages = [self.workspace.add(storage) for storage in as_list(steps)]
-            names = [self.workspace.name_of(storage) for storage in storages]
+            names = self._names_of(storages)
             if args.pull:
                 self._pull_and_report(names, reset=False, command="%%storage --pull", always=True)
             return StorageList(storages, storage_table(self.workspace, names))
@@ -104,8 +108,13 @@ class StorageMagics(Magics, Configurable):
             **options,
         )
         if args.pull:
-            self._pull_added(self.workspace.name_of(storage))
+            for name in self._names_of([storage]):
+                self._pull_added(name)
         return storage
+
+    def _names_of(self, storages: list[Any]) -> list[str]:
+        """The workspace names of storages just added (one removed meanwhile is left out)."""
+        return [name for storage in storages if (name := self.workspace.name_of(storage))]
 
     def _pull_added(self, name: str) -> None:
         from IPython.display import display

@@ -340,7 +340,7 @@ class StorageForm(widgets.VBox):
                 self._last_pulls.pop(name, None)
             elif new_pull:
                 self._last_pulls[name] = status["last_pull"]
-        if new_pull:
+        if new_pull and status is not None:
             failed = "failed (the status line says why)" if name == self.storages.value else None
             error = status["last_error"]
             outcome = (failed or f"failed: {error}") if error else status["last_result"].summary()

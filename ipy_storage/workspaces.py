@@ -14,7 +14,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .imports import put_on_sys_path, reload_changed_modules, take_off_sys_path
 from .scheduler import Watcher
@@ -199,6 +199,14 @@ class Workspace:
         return entry
 
     # -- pulling --------------------------------------------------------------------------
+    @overload
+    def pull(
+        self, name: str, /, *, reset: bool = ..., progress: ProgressCallback | None = ...
+    ) -> PullResult: ...
+    @overload
+    def pull(
+        self, *names: str, reset: bool = ..., progress: ProgressCallback | None = ...
+    ) -> PullResult | list[PullResult]: ...
     def pull(
         self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
     ) -> PullResult | list[PullResult]:
@@ -211,7 +219,7 @@ class Workspace:
         failed = [outcome.exception for outcome in outcomes if outcome.exception is not None]
         if failed:
             raise failed[0]
-        return [outcome.result for outcome in outcomes]
+        return [outcome.result for outcome in outcomes if outcome.result is not None]
 
     def pull_each(
         self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
@@ -264,16 +272,14 @@ class Workspace:
         """Pull ``name`` now and then every ``interval`` seconds (default: its ``pull_interval``) on
         a background thread; failures back off and never stop the timer."""
         entry = self._entry(name)
-        if interval is None and entry.storage.pull_interval is None:
+        seconds = entry.storage.pull_interval if interval is None else interval
+        if seconds is None:
             raise StorageConfigError(
                 f"{name!r} is a one-time sync (pull_interval=None): give an interval, e.g. watch({name!r}, interval=60)."
             )
-        interval = check_pull_interval(
-            entry.storage.pull_interval if interval is None else interval, "interval"
-        )
         watcher = Watcher(
             name,
-            interval,
+            check_pull_interval(seconds, "interval"),
             pull=lambda: self._pull_one(name),
             failures=lambda: entry.failures,
             on_change=lambda: self._notify(name),

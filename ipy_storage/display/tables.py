@@ -4,11 +4,12 @@ padded text or HTML; and fields (label: value rows, a card's body) as HTML."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from .styles import CELL, MUTED, RULE
 
 
-def columns_text(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def columns_text(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     """Columns padded to their widest cell; the last column is left as it is."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     return "\n".join(
@@ -20,7 +21,10 @@ def columns_text(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 
 def columns_html(
-    header: tuple[str, ...], rows: list[tuple[str, ...]], css_class: str, nowrap: tuple[int, ...]
+    header: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    css_class: str,
+    nowrap: tuple[int, ...],
 ) -> str:
     """``rows`` of HTML cells (already escaped) under an escaped header; the ``nowrap`` columns
     (short words: names, kinds) never break."""

@@ -185,7 +185,8 @@ class StorageBase:
             return NotImplemented
         return self._identity() == other._identity()
 
-    __hash__ = None  # mutable (set_base_path), as Prefect's storages are
+    # Unhashable: mutable (set_base_path), as Prefect's storages are (typeshed's idiom for it).
+    __hash__ = None  # type: ignore[assignment]
 
     def _repr_html_(self) -> str | None:
         """The storage's card (drawn by the display package, see :mod:`.renderers`)."""

@@ -8,7 +8,7 @@ timer starts, the magics and the form before they pass a typed value on (in thei
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, overload
 
 from .errors import StorageConfigError, short
 
@@ -23,7 +23,11 @@ def is_pull_interval(value: Any) -> bool:
     return math.isfinite(value) and 0 < value <= LONGEST_PULL_INTERVAL
 
 
-def check_pull_interval(value: Any, what: str = "pull_interval") -> int | float | None:
+@overload
+def check_pull_interval(value: None, what: str = ...) -> None: ...
+@overload
+def check_pull_interval(value: float, what: str = ...) -> float: ...
+def check_pull_interval(value: Any, what: str = "pull_interval") -> float | None:
     """``value`` when it is an interval (or None), else a one-line configuration error."""
     if value is None or is_pull_interval(value):
         return value

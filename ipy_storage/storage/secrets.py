@@ -60,7 +60,7 @@ class Secret:
     def __init__(self, value: str, name: str | None = None) -> None:
         if not isinstance(value, str):
             raise StorageConfigError("Secret value must be a string; pass the token text itself.")
-        self._value = value
+        self._value: str | None = value
         self.name = name
         self.env: str | None = None
         if name:
@@ -93,9 +93,7 @@ class Secret:
 
     def get(self) -> str:
         """The value (read from the environment now for ``from_env`` secrets)."""
-        if self.env is None:
-            return self._value
-        value = os.environ.get(self.env)
+        value = self._value if self.env is None else os.environ.get(self.env)
         if value is None:
             raise StorageConfigError(
                 f"Environment variable {self.env} is not set: export it before pulling."

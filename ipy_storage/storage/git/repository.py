@@ -215,13 +215,9 @@ class GitRepository(StorageBase):
             step["include_submodules"] = True
         if self._commit_sha:
             step["commit_sha"] = self._commit_sha
-        if self._auth is not None:
-            step["credentials"] = self._credentials_for_step()
+        if self._auth is not None:  # placeholders only; a plain-text token is refused
+            step["credentials"] = self._auth.for_step()
         return {GIT_CLONE_STEP: step}
-
-    def _credentials_for_step(self) -> dict[str, str] | str:
-        """Placeholders only: a Secret's, a saved block's; a plain-text token is refused."""
-        return self._auth.for_step()
 
     # -- Python protocol -------------------------------------------------------------------
     def _identity(self) -> tuple:
