@@ -24,6 +24,7 @@ from tests.fixtures.history import (
     Upstream,
     apply_user_step,
     commit_steps,
+    folders_in,
     generated,
     read_tree,
     trees,
@@ -85,7 +86,8 @@ class Prepared:
         assert done.returncode == 0, done.stderr
         after = read_tree(base / "repo")
         upstream = visible(self.tree, self.options.get("directories"))
-        problems = judge(self.pulled, read_tree(self.template / "repo"), upstream, after)
+        template = self.template / "repo"
+        problems = judge(self.pulled, read_tree(template), upstream, after, folders_in(template))
         assert not problems, problems
         return after
 

@@ -143,6 +143,13 @@ def test_an_empty_folder_where_upstream_changes_a_file_is_removed_not_moved_asid
     assert sorted(p.name for p in s.destination.iterdir()) == [".git", "a"]
 
 
+def test_an_empty_folder_where_a_pulled_file_was_stays_while_upstream_leaves_it(tmp_path):
+    s = story(tmp_path, {"a": X("1\n"), "b/b": L("x")}, ["a/b"])
+    user = [("to_folder", "a", "a/b", "mine\n"), ("delete", "a/b")]
+    s.next_round(user, {"a": X("1\n"), "b/b": L("y")}, ["b"])
+    assert (s.destination / "a").is_dir()
+
+
 def test_a_checkout_killed_with_a_file_half_written_leaves_no_twin(tmp_path):
     """git writes a file in place (create, then write): a kill in between left a short file
     that the next pull took for the user's, so it moved aside beside upstream's."""

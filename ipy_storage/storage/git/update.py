@@ -57,7 +57,7 @@ class Update:
         self.finish_interrupted()
         old, was, will = self.checkout.upstream, self.checkout_cone, self.source.cone
         tip = self.check_upstream()
-        new = self.fetch(tip) if self.upstream_moved(old, tip) else old
+        new = self.fetch(tip) if old is None or self.upstream_moved(old, tip) else old
         if new != old or was != will:
             self.apply(old, new, tip, was, will)
         else:
@@ -101,9 +101,9 @@ class Update:
             )
         return tip
 
-    def upstream_moved(self, old: str | None, tip: Tip | None) -> bool:
+    def upstream_moved(self, old: str, tip: Tip | None) -> bool:
         if self.source.commit_sha:
-            return not (old and old.startswith(self.source.commit_sha.lower()))
+            return not old.startswith(self.source.commit_sha.lower())
         return tip is not None and tip.sha != old
 
     def fetch(self, tip: Tip | None) -> str:
@@ -134,7 +134,11 @@ class Update:
         """Move the checkout from ``old`` in cone ``was`` to ``new`` in cone ``will`` under a
         journal, then point the refs."""
         self.runner.report("applying", message=f"Applying {new[:10]}")
-        diff = {} if old == new else upstream_changes(self.runner, self.root, old, new)
+        diff: dict[str, Change] | None = {}
+        if old is None:
+            diff = None
+        elif old != new:
+            diff = upstream_changes(self.runner, self.root, old, new)
         if old is None or diff is None:
             self.apply_without_base(new, will)
         else:
