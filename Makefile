@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test test-fast typecheck lint lab bench chromium clean
+.PHONY: demo test test-fast typecheck fuzz lint lab bench chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,23 @@ test: lint typecheck chromium
 FAST := not (kernel or browser or server or s3 or prefect or slow)
 test-fast: $(TEST)
 	$(PY) -m pytest -m "$(FAST)"
+
+## make fuzz: the generated tests (git histories, kills anywhere) with random seeds for
+## FUZZ_MINUTES (30 in all, shared by the tests); a failure stops the run, is saved in
+## .hypothesis/ and replayed first next time; .hypothesis/fuzz.log counts stories and pulls
+FUZZ_MINUTES ?= 30
+FUZZ_TESTS ?= tests/test_git_generated.py \
+  tests/test_git_kill_anywhere.py::test_killed_at_any_write_or_git_command_of_a_generated_update \
+  tests/test_git_kill_anywhere.py::test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files \
+  tests/test_git_kill_anywhere.py::test_killed_at_a_random_moment_of_a_first_clone
+fuzz: $(TEST)
+	@for test in $(FUZZ_TESTS); do \
+	  IPY_STORAGE_FUZZ=1 timeout --foreground $$(( $(FUZZ_MINUTES) * 60 / $(words $(FUZZ_TESTS)) )) \
+	    $(PY) -m pytest -x -q --timeout=0 $$test; status=$$?; \
+	  [ $$status -eq 0 ] || [ $$status -eq 124 ] || exit $$status; done; \
+	  echo "no finding in $(FUZZ_MINUTES) minutes; all runs so far:"; \
+	  awk '{n[$$1]++; p[$$1]+=$$2} END {for (t in n) print t, n[t], "examples,", p[t], "pulls"}' \
+	    .hypothesis/fuzz.log
 
 ## make typecheck: mypy on the package (configured in pyproject.toml)
 typecheck: $(TEST)

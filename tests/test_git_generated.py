@@ -3,9 +3,9 @@ grow and shrink, and a user who edits, deletes, adds and swaps files and folders
 drawn by Hypothesis, judged after every pull by the SPEC §5 oracle
 (``tests/fixtures/history_oracle.py``).
 
-``make test`` runs a bounded, derandomized profile; ``make fuzz`` runs the same test for as
-long as it is given (``IPY_STORAGE_FUZZ_MINUTES``). A failure shrinks to a minimal history; each
-one found is kept below it as a plain regression test in ``tests/test_git_regressions.py``.
+``make test`` runs a bounded, derandomized profile; ``make fuzz`` runs the same test with random
+seeds for as long as it is given (``FUZZ_MINUTES``). A failure shrinks to a minimal history;
+each one found is kept as a plain regression test in ``tests/test_git_regressions.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tests.fixtures.history import (
     apply_user_step,
     commit_steps,
+    count_fuzzing,
     generated,
     read_tree,
     trees,
@@ -37,7 +38,8 @@ def play(data, folder: Path) -> None:
     upstream commit (or force-push) and maybe other ``directories``, each pull judged."""
     story = Scenario(folder, data.draw(trees(), label="first tree"), data.draw(CONES))
     story.first_pull()
-    for _ in range(data.draw(st.integers(1, 4), label="rounds")):
+    rounds = data.draw(st.integers(1, 4), label="rounds")
+    for _ in range(rounds):
         for _ in range(data.draw(st.integers(0, 3), label="user steps")):
             step = data.draw(user_steps(read_tree(story.destination)), label="user")
             apply_user_step(story.destination, step)
@@ -45,6 +47,7 @@ def play(data, folder: Path) -> None:
         story.upstream.publish(new, unrelated=kind == "rewrite")
         cone = data.draw(CONES, label="directories") if data.draw(st.booleans()) else story.cone
         story.pull_and_judge(new, cone)
+    count_fuzzing("histories", 1 + 2 * rounds)
 
 
 @settings(generated(examples=40))

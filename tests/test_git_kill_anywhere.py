@@ -24,6 +24,7 @@ from tests.fixtures.history import (
     Upstream,
     apply_user_step,
     commit_steps,
+    count_fuzzing,
     folders_in,
     generated,
     read_tree,
@@ -124,6 +125,7 @@ def test_killed_at_any_write_or_git_command_of_a_generated_update(data, tmp_path
         at = data.draw(st.integers(1, max(calls(counter), 1)), label="git command")
         prepared.pull(base, wrapper=wrapper_dir(folder / f"w{at}", at, when))
     prepared.converges(base, reference)
+    count_fuzzing("kills", 6)
 
 
 def many_files(count: int, prefix: str = "data") -> dict[str, str]:

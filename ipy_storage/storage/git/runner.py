@@ -28,6 +28,7 @@ from typing import Any
 
 import git
 
+from ..credentials import config_environment
 from ..errors import NetworkError, StoragePullError
 from ..result import Progress, ProgressCallback
 from .failures import git_failure
@@ -64,17 +65,6 @@ _SIZE = re.compile(r"(?P<size>[\d.]+) (?P<unit>[KMG]iB|bytes)")
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
-def _config_env(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """``GIT_CONFIG_KEY_n``/``VALUE_n`` entries for ``pairs``, numbered after the user's own."""
-    count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
-    env = {}
-    for index, (key, value) in enumerate(pairs, start=count):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    env["GIT_CONFIG_COUNT"] = str(count + len(pairs))
-    return env
-
-
 def _environment(auth: Sequence[tuple[str, str]]) -> dict[str, str]:
     for name in FOREIGN_REPOSITORY_ENV:
         if os.environ.get(name):
@@ -98,7 +88,8 @@ def _environment(auth: Sequence[tuple[str, str]]) -> dict[str, str]:
     if not os.environ.get("GIT_SSH_COMMAND") and not os.environ.get("GIT_SSH"):
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"  # fail, never ask for a password
     pairs = BASE_CONFIG + (tuple(auth) + AUTH_CONFIG if auth else ())
-    return {**env, **_config_env(pairs)}
+    start = int(os.environ.get("GIT_CONFIG_COUNT") or 0)  # after the user's own entries
+    return {**env, **config_environment(pairs, start)}
 
 
 def _dies_with_parent() -> list[str]:
