@@ -150,6 +150,14 @@ def test_an_empty_folder_where_a_pulled_file_was_stays_while_upstream_leaves_it(
     assert (s.destination / "a").is_dir()
 
 
+def test_an_edited_file_leaving_the_cone_while_upstream_changes_it_stays(tmp_path):
+    """Its index entry was marked outside the cone first: git then took the user's file for
+    one of its own and removed it with the rest."""
+    s = story(tmp_path, {"a/b/c.txt": X("0\n7\n2\n"), "b/x": L("y")})
+    s.next_round([("write", "a/b/c.txt", "mine\n7\n2\n")], {"a/b/c.txt": F("3\n0\n7\n2\n")}, ["b"])
+    assert (s.destination / "a" / "b" / "c.txt").read_text() == "mine\n7\n2\n"
+
+
 def test_a_checkout_killed_with_a_file_half_written_leaves_no_twin(tmp_path):
     """git writes a file in place (create, then write): a kill in between left a short file
     that the next pull took for the user's, so it moved aside beside upstream's."""

@@ -94,14 +94,19 @@ class Placer:
         self.staging = checkout.bookkeeping / STAGING
         self.moved: dict[str, str] = {}
 
-    def set_index(self, diff: dict[str, Change], hidden: list[str], entering: list[str]) -> None:
-        """Make the index hold the new commit's version of every changed path, its entries
-        outside the new cone ``hidden`` and those coming into it not."""
+    def set_index(self, diff: dict[str, Change], entering: list[str]) -> None:
+        """Make the index hold the new commit's version of every changed path, the entries
+        coming into the cone marked as such."""
         self.runner.run(
             "update-index", "-z", "--index-info", cwd=self.root, input=_index_lines(diff)
         )
-        self.mark_outside(hidden)
         self.mark_outside(entering, outside=False)
+
+    def hide(self, paths: list[str]) -> None:
+        """Entries outside the cone that nothing stands for in the work tree leave it in git's
+        eyes too. A user's file kept there is left to git, which keeps a changed file; marked,
+        git would take it for one of its own absent files."""
+        self.mark_outside([path for path in paths if entry_kind(self.root, path) is None])
 
     def mark_outside(self, paths: list[str], outside: bool = True) -> None:
         """Set (or clear) git's skip-worktree bit: an entry outside the sparse cone."""

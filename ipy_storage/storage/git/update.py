@@ -176,13 +176,14 @@ class Update:
         """Carry the plan out: the index first, then removals (a folder left with nothing of the
         user's goes), moves aside, writes, merges — and report it all."""
         placer, result, upstream = self.placer, self.result, seen.visible
-        placer.set_index(diff, seen.hidden, seen.entering)
+        placer.set_index(diff, seen.entering)
         result.deleted += placer.remove(plan.remove)
         placer.move_aside(plan.aside)
         writes = placer.write(plan.write, needed=True)
         restores = placer.write(plan.restore, needed=False)
         self.unrestored.update(set(plan.restore) - set(restores))
         restores += placer.restore_moved_folders(lambda p: in_cone(p, will))
+        placer.hide(seen.hidden)
         merged, conflicted = merge_edits(
             self.runner, self.root, self.checkout.bookkeeping / "merge", upstream, plan.merge
         )
