@@ -11,6 +11,7 @@ from .base import StorageBase
 from .errors import StorageConfigError
 from .result import ProgressCallback, PullResult
 from .secrets import is_secret, reveal, secret_forms, to_placeholders
+from .step_warnings import warn_about_step
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
 SECRET_SETTING_KEYS = frozenset(
@@ -148,7 +149,7 @@ class RemoteStorage(StorageBase):
         package = required_package(urlsplit(self._url).scheme)
         if package:
             step["requires"] = package
-        return {REMOTE_STEP: step}
+        return warn_about_step({REMOTE_STEP: step})
 
     def _secret_values(self) -> set[str]:
         """The settings' secrets: Secret holders and plain values under secret keys."""

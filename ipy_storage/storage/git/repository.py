@@ -19,6 +19,7 @@ from ..credentials import (
 from ..errors import StorageConfigError
 from ..result import ProgressCallback, PullResult
 from ..secrets import Secret
+from ..step_warnings import warn_about_step
 from .source import GitSource
 
 GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
@@ -216,7 +217,7 @@ class GitRepository(StorageBase):
             step["commit_sha"] = self._commit_sha
         if self._auth is not None:
             step["credentials"] = self._credentials_for_step()
-        return {GIT_CLONE_STEP: step}
+        return warn_about_step({GIT_CLONE_STEP: step})
 
     def _credentials_for_step(self) -> dict[str, str] | str:
         """Placeholders only: a Secret's, a saved block's; a plain-text token is refused."""
