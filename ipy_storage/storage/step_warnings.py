@@ -1,7 +1,8 @@
 """Warnings about pull steps a Prefect worker cannot reproduce, or that would put a secret into
 Prefect's database when deployed from here (SPEC §8). Every rule below was checked against
-Prefect 3.9.1: ``tests/test_prefect_e2e.py`` runs the deployments on a real server and worker,
-``tests/test_prefect.py`` runs Prefect's step functions.
+Prefect 3.9.1: ``tests/test_prefect_warnings.py`` has Prefect's own step functions fail on
+these steps the way the messages say, ``tests/test_prefect_e2e.py`` shows on a real server and
+worker what ``prefect deploy`` stores.
 
 ``warn_about_step(step)`` is called by the ``to_pull_step()`` of git and remote storages; it
 decides from the step alone, so a step read back from a prefect.yaml is judged the same way.
@@ -59,7 +60,7 @@ def _variables_set_here(value: Any) -> Iterator[str]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _variables_set_here(item)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _variables_set_here(item)
 
