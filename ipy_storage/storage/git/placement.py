@@ -11,8 +11,6 @@ could take for the user's.
   place; when it does not (a restore), the user's entry stays and the write is skipped. When a
   user's file standing for a whole folder moves aside, the folder's other pulled files come back
   with it.
-- Written files get their stat data into the index at once (``update-index``), so git knows them
-  as unchanged: a later ``directories`` change removes them like any pulled file.
 """
 
 from __future__ import annotations
@@ -153,7 +151,6 @@ class Placer:
             target = self.root / path
             target.parent.mkdir(parents=True, exist_ok=True)
             _rename(self.staging / path, target)
-        self.runner.run("update-index", "-z", "--stdin", cwd=self.root, input=_nul_list(placed))
         shutil.rmtree(self.staging, ignore_errors=True)
         return placed
 

@@ -150,7 +150,7 @@ class Update:
             self.checkout.begin_update(old, new, [was, will])
             self.place(plan, diff, seen, local, will)
             if was != will:
-                set_cone(self.runner, self.root, will)
+                self.change_cone(will)
         if new != old:
             self.move_refs(old, new, tip)
         self.checkout.record(self.source, new, submodules=False, directories=will)
@@ -164,6 +164,13 @@ class Update:
         self.changes = Changes(ask_git=None)
         deleted = sorted(self.deleted_in_cone(will))
         self.result.added += self.placer.write(deleted, needed=False)
+
+    def change_cone(self, will: list[str] | None) -> None:
+        """Record the new cone with git. The files written by updates (outside git's view)
+        get their stat data first, so git knows them unchanged and takes those leaving the cone
+        away like any pulled file (it keeps the ones the user changed)."""
+        self.runner.run("update-index", "-q", "--refresh", cwd=self.root, check=False)
+        set_cone(self.runner, self.root, will)
 
     def place(
         self,
