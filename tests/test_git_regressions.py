@@ -158,6 +158,14 @@ def test_an_edited_file_leaving_the_cone_while_upstream_changes_it_stays(tmp_pat
     assert (s.destination / "a" / "b" / "c.txt").read_text() == "mine\n7\n2\n"
 
 
+def test_a_users_file_outside_the_cone_deleted_later_leaves_the_entry_outside(tmp_path):
+    """git kept seeing upstream's entry there as a deleted pulled file."""
+    s = story(tmp_path, {"a": L("a")}, ["a"])
+    tree = {"a": L("a"), "b/a/c.txt": F("0\n")}
+    s.next_round([("write", "b/a/c.txt", "mine\n")], tree)
+    s.next_round([("delete", "b/a/c.txt"), ("write", "a", "mine\n")], tree)
+
+
 def test_a_checkout_killed_with_a_file_half_written_leaves_no_twin(tmp_path):
     """git writes a file in place (create, then write): a kill in between left a short file
     that the next pull took for the user's, so it moved aside beside upstream's."""

@@ -91,6 +91,7 @@ class Placer:
         self.root = checkout.root
         self.staging = checkout.bookkeeping / STAGING
         self.moved: dict[str, str] = {}
+        self.occupied: list[str] = []
 
     def set_index(self, diff: dict[str, Change], entering: list[str]) -> None:
         """Make the index hold the new commit's version of every changed path, the entries
@@ -103,8 +104,11 @@ class Placer:
     def hide(self, paths: list[str]) -> None:
         """Entries outside the cone that nothing stands for in the work tree leave it in git's
         eyes too. A user's file kept there is left to git, which keeps a changed file; marked,
-        git would take it for one of its own absent files."""
-        self.mark_outside([path for path in paths if entry_kind(self.root, path) is None])
+        git would take it for one of its own absent files (``occupied`` lists them, so their
+        folders are watched until the user's file goes)."""
+        absent = [path for path in paths if entry_kind(self.root, path) is None]
+        self.occupied += [path for path in paths if path not in absent]
+        self.mark_outside(absent)
 
     def mark_outside(self, paths: list[str], outside: bool = True) -> None:
         """Set (or clear) git's skip-worktree bit: an entry outside the sparse cone."""

@@ -120,7 +120,10 @@ class Update:
         self.result.added += restored
 
     def deleted_in_cone(self, cone: list[str] | None) -> set[str]:
+        """Pulled files missing from the cone; those missing outside it (a user's file that
+        stood there is gone) leave the work tree in git's eyes too."""
         found = deleted_files(self.runner, self.root, self.changes)
+        self.placer.hide(sorted(path for path in found if not in_cone(path, cone)))
         return {path for path in found if in_cone(path, cone)}
 
     def apply(
@@ -231,6 +234,7 @@ class Update:
         missing = [p for p in self.unrestored if entry_kind(self.root, p) is None]
         if snapshot.usable:
             written = result.added + result.modified + result.merged + list(result.moved_aside)
+            written += self.placer.occupied
             snapshot.refresh(changes.folders + sorted(folders_of(written)), missing)
         else:
             snapshot.refresh(folders_of(visible_files(self.runner, self.root)), missing)
