@@ -24,6 +24,7 @@ from .storage.base import StorageBase
 from .storage.errors import StorageConfigError, StorageError
 from .storage.render import one_line
 from .storage.result import ProgressCallback, PullResult
+from .workspace_file.document import FILE_NAME
 
 StatusListener = Callable[[str, "dict[str, Any] | None"], None]
 _log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def workspace() -> Workspace:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Workspace()
+            _default = Workspace(file=Path.cwd() / FILE_NAME)
         return _default
 
 
@@ -84,13 +85,19 @@ class PullOutcome:
 class Workspace:
     """Named storages pulled under one base path (default: the kernel's working directory)."""
 
-    def __init__(self, base_path: str | Path | None = None) -> None:
+    def __init__(self, base_path: str | Path | None = None, file: str | Path | None = None) -> None:
+        """``file``: restore the storages and timers kept there, and keep it up to date."""
         self._base_path = base_folder(base_path) if base_path is not None else Path.cwd()
         self._entries: dict[str, _Entry] = {}
         self._watchers: dict[str, Watcher] = {}
         self._pull_locks: dict[Path, threading.Lock] = {}
         self._listeners: list[StatusListener] = []
         self._lock = threading.RLock()
+        self.file = None
+        if file is not None:
+            from .workspace_file import attach
+
+            attach(self, file)
 
     # -- registry -------------------------------------------------------------------------
     @property
@@ -296,6 +303,7 @@ class Workspace:
             self._stop_watcher(name)
             self._watchers[name] = watcher
         watcher.start()
+        self._notify(name)
 
     def unwatch(self, *names: str) -> None:
         """Stop the timers of ``names`` (all timers when none is named)."""
