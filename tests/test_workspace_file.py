@@ -305,3 +305,43 @@ def test_the_file_keeps_its_permissions(folder, make_repo):
     os.chmod(path, 0o640)
     _open(folder).add(repo.url, name="p")
     assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+@pytest.mark.kernel
+def test_a_restarted_kernel_gets_its_storages_and_timer_back(kernel, make_repo, tmp_path):
+    live, later = make_repo({"a.txt": "1\n"}, name="live"), make_repo(name="later")
+    exists = (
+        "import ipy_storage\nprint((ipy_storage.workspace()['live'].destination / '{}').exists())"
+    )
+    first = kernel()
+    assert first.run("%load_ext ipy_storage").error is None
+    first.run(f"%storage add {live.url} --name live --interval 0.5 --importable")
+    first.run(f"%storage add {later.url} --name later --once")
+    first.run("%storage watch live")
+    assert "True" in first.wait_for(exists.format("a.txt"), "True").text
+    first.__exit__(None, None, None)  # the kernel is restarted
+    live.commit({"b.txt": "2\n"})
+
+    second = kernel()
+    loaded = second.run("%load_ext ipy_storage\n%storage list")
+    assert loaded.error is None and not [o for o in loaded.outputs if o.get("name") == "stderr"]
+    assert "watching every 0.5s" in loaded.text and "later" in loaded.text
+    assert "True" in second.wait_for(exists.format("b.txt"), "True").text  # the timer pulls again
+    on_path = second.run(
+        "import sys\nprint(str(ipy_storage.workspace()['live'].destination) in sys.path)"
+    )
+    assert on_path.text.strip() == "True"
+    assert not (tmp_path / "later").exists()  # a one-time sync waits to be asked
+
+
+@pytest.mark.kernel
+def test_load_ext_reports_a_broken_file_in_one_line(kernel, tmp_path):
+    (tmp_path / FILE_NAME).write_text("pull:\n- x: 1\n  y: [\n")
+    session = kernel()
+    loaded = session.run("%load_ext ipy_storage\n%storage list")
+    assert loaded.error is None
+    errors = "".join(o["text"] for o in loaded.outputs if o.get("name") == "stderr")
+    assert (
+        errors.count("\n") == 1 and "ipy-storage.yaml line" in errors and "Traceback" not in errors
+    )
+    assert (tmp_path / FILE_NAME).read_text() == "pull:\n- x: 1\n  y: [\n"

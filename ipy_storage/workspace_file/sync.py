@@ -109,21 +109,7 @@ class WorkspaceFile:
         return report
 
     def _named(self, entries: list[FileEntry], report: LoadReport) -> dict[str, FileEntry]:
-        """The entries by name: a step without ``id:`` is named after its folder."""
-        named: dict[str, FileEntry] = {}
-        for index, entry in enumerate(entries, 1):
-            name = entry.name
-            if name is None:
-                try:
-                    name = restore(entry, self.here).name
-                except (StorageError, ValueError):
-                    name = f"step-{index}"
-            if name in named:
-                report.problems.append(f"{self.path.name}: two entries are named {name!r}; "
-                                       "the second is ignored: give it another id:.")  # fmt: skip
-                continue
-            named[name] = FileEntry(name, entry.step, entry.options)
-        return named
+        return named_entries(entries, self.path, report)
 
     def _apply(self, ws: Any, name: str, entry: FileEntry, report: LoadReport) -> None:
         try:
@@ -234,6 +220,25 @@ class WorkspaceFile:
             warnings.warn(line, WorkspaceFileWarning, stacklevel=4)
         else:
             _log.warning("%s", line)
+
+
+def named_entries(entries: list[FileEntry], path: Path, report: LoadReport) -> dict[str, FileEntry]:
+    """The entries of the file at ``path`` by name: a step without ``id:`` is named after its
+    folder; a second entry of one name is reported and left out."""
+    named: dict[str, FileEntry] = {}
+    for index, entry in enumerate(entries, 1):
+        name = entry.name
+        if name is None:
+            try:
+                name = restore(entry, path.parent).name
+            except (StorageError, ValueError):
+                name = f"step-{index}"
+        if name in named:
+            report.problems.append(f"{path.name}: two entries are named {name!r}; the second "
+                                   "is ignored: give it another id:.")  # fmt: skip
+            continue
+        named[name] = FileEntry(name, entry.step, entry.options)
+    return named
 
 
 def _comparable(entry: FileEntry | None) -> tuple | None:
