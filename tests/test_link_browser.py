@@ -79,6 +79,10 @@ def _wait_for_notebook(page, path: str) -> None:
     )
 
 
+def _cell(page, text: str):
+    return page.locator(".jp-Notebook .jp-Cell", has_text=text).first
+
+
 def test_a_student_follows_the_teachers_link_twice_and_keeps_the_edit(
     student, course_lab, git_http_server
 ):
@@ -93,7 +97,7 @@ def test_a_student_follows_the_teachers_link_twice_and_keeps_the_edit(
     _shot(student, "progress")
     git_http_server.set_delay(None)
     _wait_for_notebook(student, "course/week1/intro.ipynb")
-    student.wait_for_selector("text=Welcome to the course.")
+    _cell(student, "Welcome to the course.").wait_for()
     _shot(student, "landed")
     intro = course_lab.root / "course" / "week1" / "intro.ipynb"
     assert (course_lab.root / "course" / "week1" / "data.csv").read_text() == "x\n1\n"
@@ -110,7 +114,7 @@ def test_a_student_follows_the_teachers_link_twice_and_keeps_the_edit(
 
     student.goto(link)
     _wait_for_notebook(student, "course/week1/intro.ipynb")
-    student.wait_for_selector("text=My own note")
+    _cell(student, "My own note").wait_for()
     _shot(student, "again")
     assert "My own note" in intro.read_text()  # the student's edit is kept
     assert (course_lab.root / "course" / "week1" / "new.py").read_text() == "NEW = 1\n"
