@@ -52,8 +52,7 @@ def split_targets(targets: list[str]) -> tuple[Path, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .storage.errors import StorageError
-    from .storage.render import one_line
+    from .storage.errors import StorageError, error_line
     from .workspace_file.document import read_document
     from .workspace_file.sync import LoadReport, named_entries
 
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if document is None:
             raise FileNotFoundError(f"{path} does not exist: give the workspace file to pull.")
     except (StorageError, FileNotFoundError) as error:
-        return _unusable(args, one_line(error))
+        return _unusable(args, error_line(error))
     report = LoadReport()
     entries = named_entries(document.entries, path, report)
     unknown = [name for name in names if name not in entries]
@@ -79,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pull(name: str, entry: Any, here: Path, reset: bool) -> dict[str, Any]:
-    from .storage.errors import StorageError
-    from .storage.render import one_line
+    from .storage.errors import StorageError, error_line
     from .workspace_file.entries import restore
 
     started = time.perf_counter()
@@ -92,7 +90,7 @@ def _pull(name: str, entry: Any, here: Path, reset: bool) -> dict[str, Any]:
         outcome["destination"] = str(storage.destination)
         result = storage.pull(reset=reset)
     except (StorageError, ValueError, OSError) as error:
-        outcome.update(error=one_line(error), duration=round(time.perf_counter() - started, 3))
+        outcome.update(error=error_line(error), duration=round(time.perf_counter() - started, 3))
         return outcome
     outcome.update(
         ok=True,

@@ -73,7 +73,7 @@ def test_a_new_workspace_brings_back_storages_and_timers_without_pulling(folder,
         assert list(second) == ["lib", "again"]
         assert second["lib"] == first["lib"] and second["lib"].pull_interval == 3600
         assert second["again"].pull_interval is None
-        assert second.get("lib").workspace_entry.importable
+        assert second._entry("lib").importable
         status = second.status()
         assert status["lib"]["watching"] and not status["again"]["watching"]
         assert second.file.report.restored == ["lib", "again"] and not second.file.report.problems

@@ -24,8 +24,7 @@ from typing import Any
 from ..links import LinkError, LinkItem, LinkRequest, check_target
 from ..saved_secret import SavedSecret
 from ..storage.base import StorageBase
-from ..storage.errors import StorageError
-from ..storage.render import one_line
+from ..storage.errors import StorageError, error_line
 from ..storage.result import Progress
 from ..storage.secrets import Secret, redact
 from .settings import IPyStorageLinks, under
@@ -58,7 +57,7 @@ def plan(request: LinkRequest, root: Path, settings: IPyStorageLinks) -> list[Pl
         try:
             storage = storage_from_source(item.source, item.name, pull_interval=None, **options)
         except (StorageError, ValueError) as error:
-            raise LinkError(f"{redact(item.source)}: {one_line(error)}") from None
+            raise LinkError(f"{redact(item.source)}: {error_line(error)}") from None
         storage.set_base_path(root)
         folder = _inside(root, storage.destination)
         if any(other.folder == folder for other in planned):
@@ -151,7 +150,7 @@ class PullJob:
                 result = planned.storage.pull(progress=self._progress(index))
             except Exception as error:  # reported on the page, one line, never a traceback
                 failed += 1
-                self.add("failed", index=index, message=one_line(error))
+                self.add("failed", index=index, message=error_line(error))
                 continue
             self.add("result", index=index, summary=result.summary(), kept=result.kept_local,
                      merged=result.merged, moved=result.moved_aside)  # fmt: skip

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from .base import StorageBase
 from .errors import StorageConfigError
+from .intervals import DEFAULT_PULL_INTERVAL
 from .result import ProgressCallback, PullResult
 from .secrets import is_secret, reveal, secret_forms, to_placeholders
 
@@ -98,7 +99,9 @@ class RemoteStorage(StorageBase):
 
     _kind = "remote"
 
-    def __init__(self, url: str, pull_interval: int | float | None = 60, **settings: Any) -> None:
+    def __init__(
+        self, url: str, pull_interval: int | float | None = DEFAULT_PULL_INTERVAL, **settings: Any
+    ) -> None:
         super().__init__(pull_interval)
         if not isinstance(url, str) or "://" not in url:
             raise StorageConfigError(

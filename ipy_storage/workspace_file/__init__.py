@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..storage.errors import StorageConfigError, StorageError
-from ..storage.render import one_line
+from ..storage.errors import StorageConfigError, StorageError, error_line
 from .document import (
     FILE_NAME,
     OPTIONS_KEY,
@@ -124,7 +123,7 @@ def save_as(ws: Any, path: str | Path) -> Saved:
         existing = yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
         raise StorageConfigError(
-            f"{target} exists and is not readable YAML ({one_line(error)}): not overwritten; "
+            f"{target} exists and is not readable YAML ({error_line(error)}): not overwritten; "
             "choose another file."
         ) from None
     if isinstance(existing, dict) and set(existing) - {"pull", OPTIONS_KEY}:
@@ -170,7 +169,7 @@ def _load_entry(ws: Any, entry: FileEntry, source: Path, index: int, report: Loa
         register(ws, restored)
     except (StorageError, ValueError) as error:
         name = entry.name or f"step {index}"
-        report.problems.append(f"{source.name}: {name!r} not loaded: {one_line(error)}")
+        report.problems.append(f"{source.name}: {name!r} not loaded: {error_line(error)}")
         return
     report.restored.append(restored.name)
     if restored.pull_on_load:

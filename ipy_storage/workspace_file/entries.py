@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..saved_secret import defer_unknown_secrets
-from ..sources import check_interval
 from ..storage.base import StorageBase
-from ..storage.errors import StorageConfigError
-from ..storage.render import short
+from ..storage.errors import StorageConfigError, short
+from ..storage.intervals import check_pull_interval
 from .document import FileEntry, with_id
 
 OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -111,14 +110,14 @@ def placement(storage: StorageBase, step: dict[str, Any], here: Path) -> dict[st
 def options_of(ws: Any, name: str, storage: StorageBase) -> dict[str, Any]:
     """The options the workspace holds for ``name``: interval, timer, sys.path and reloads."""
     status = ws.status(name)[name]
-    entry = storage.workspace_entry
+    entry = ws._entry(name)  # the workspace layer's own record: importable, reload
     options: dict[str, Any] = {"interval": storage.pull_interval}
     if status["watching"]:
         interval = status["interval"]
         options["watch"] = True if interval == storage.pull_interval else interval
-    if entry is not None and entry.importable:
+    if entry.importable:
         options["importable"] = True
-    if entry is not None and entry.reload:
+    if entry.reload:
         options["reload"] = True
     return options
 
@@ -139,13 +138,13 @@ def restore(entry: FileEntry, here: Path) -> Restored:
     check_options(options)
     storage = storage_of_step(entry.step)
     if "interval" in options:
-        storage.set_pull_interval(check_interval(options["interval"], "interval"))
+        storage.set_pull_interval(check_pull_interval(options["interval"], "interval"))
     if options.get("folder"):
         storage.set_name(options["folder"])
     base = (here / options["base"]) if options.get("base") else here
     watch = options.get("watch", False)
     if watch is not False and watch is not True:
-        watch = check_interval(watch, "watch")
+        watch = check_pull_interval(watch, "watch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

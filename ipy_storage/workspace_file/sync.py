@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage.base import StorageBase
-from ..storage.errors import StorageError
-from ..storage.render import one_line
+from ..storage.errors import StorageError, error_line
 from .document import BrokenFileError, FileEntry, read_document, render, write_atomically
 from .entries import Fixed, Restored, entry_for, fixed_part, register, restore
 
@@ -118,7 +117,7 @@ class WorkspaceFile:
             register(ws, restored)
         except (StorageError, ValueError) as error:
             self._kept[name] = entry
-            report.problems.append(f"{self.path.name}: {name!r} not restored: {one_line(error)}")
+            report.problems.append(f"{self.path.name}: {name!r} not restored: {error_line(error)}")
             return
         self._kept.pop(name, None)
         self._extra[name] = dict(entry.options)
@@ -139,7 +138,7 @@ class WorkspaceFile:
             try:
                 self._merge_and_write(ws, ours)
             except (StorageError, OSError) as error:
-                self._say(f"{self.path} was not saved: {one_line(error)}")
+                self._say(f"{self.path} was not saved: {error_line(error)}")
             finally:
                 self._busy = False
 
@@ -192,7 +191,7 @@ class WorkspaceFile:
             try:
                 fixed = self._fixed(storage)
             except (StorageError, ValueError) as error:
-                self._say(f"{name!r} is not saved in {self.path.name}: {one_line(error)}")
+                self._say(f"{name!r} is not saved in {self.path.name}: {error_line(error)}")
                 continue
             cache[id(storage)] = fixed
             entries[name] = entry_for(ws, name, fixed, self._extra.get(name, {}))

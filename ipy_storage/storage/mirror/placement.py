@@ -144,11 +144,13 @@ class Placer:
             if not same_stat(current, download.seen):
                 self.result.kept_local.append(rel)  # changed while we downloaded: theirs wins
                 return False
-            if holds(target, current, temporary, written, download.seen_digest):
+            if holds_download(target, current, temporary, written, download.seen_digest):
                 self.adopt(rel, download.identity, current, written)  # upstream rewrote the same
                 return False
             return True
-        if stat.S_ISREG(current.st_mode) and holds(target, current, temporary, written, ""):
+        if stat.S_ISREG(current.st_mode) and holds_download(
+            target, current, temporary, written, ""
+        ):
             self.adopt(rel, download.identity, current, written)  # the user has upstream's file
             return False
         self.move_aside(rel)
@@ -177,7 +179,9 @@ class Placer:
         self.result.moved_aside[rel] = move_aside(self.destination / rel, self.destination)
 
 
-def holds(target: str, current: os.stat_result, temporary: str, written: Copy, known: str) -> bool:
+def holds_download(
+    target: str, current: os.stat_result, temporary: str, written: Copy, known: str
+) -> bool:
     """Whether the file at ``target`` has the downloaded content: by digest where the copy was
     hashed (``known``: the target's digest, if known), else byte by byte (big files)."""
     if not stat.S_ISREG(current.st_mode) or current.st_size != written.size:
