@@ -212,5 +212,9 @@ def _link_credentials(item: LinkItem, credentials: Any) -> None:
 def _server_side_name(item: LinkItem) -> str:
     from .sources import storage_from_source
 
-    options = {"branch": item.branch, "commit_sha": item.commit, "directories": item.dirs or None}
+    options: dict[str, Any] = {
+        "branch": item.branch,
+        "commit_sha": item.commit,
+        "directories": item.dirs or None,
+    }
     return storage_from_source(item.source, None, pull_interval=None, **options).name

@@ -58,7 +58,7 @@ class SavedSecret:
 def prefect_secret_block(name: str) -> str | None:
     """The value of Prefect's Secret block ``name``; None without Prefect or without the block."""
     try:
-        from prefect.blocks.system import Secret as PrefectSecret
+        from prefect.blocks.system import Secret as PrefectSecret  # type: ignore[import-not-found]
     except ImportError:
         return None
     try:

@@ -48,7 +48,7 @@ def plan(request: LinkRequest, root: Path, settings: IPyStorageLinks) -> list[Pl
 
     planned: list[Planned] = []
     for item in request.items:
-        options = {
+        options: dict[str, Any] = {
             "branch": item.branch,
             "commit_sha": item.commit,
             "directories": item.dirs or None,

@@ -103,7 +103,7 @@ def _entries(loaded: Any, path: Path | str) -> list[FileEntry]:
     if loaded is None:
         return []
     if isinstance(loaded, list):
-        steps, options = loaded, {}
+        steps, options = loaded, dict[str, Any]()
     elif isinstance(loaded, dict):
         steps, options = loaded.get("pull") or [], loaded.get(OPTIONS_KEY) or {}
     else:

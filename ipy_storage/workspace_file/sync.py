@@ -163,7 +163,7 @@ class WorkspaceFile:
                 order = [*theirs, *ours]
             entries = [ours[name] for name in dict.fromkeys(order) if name in ours]
             self._digest = write_atomically(self.path, render(entries))
-            self._seen = {entry.name: entry for entry in entries}
+            self._seen = {entry.name: entry for entry in entries if entry.name}
 
     def _take_hand_edits(
         self, ws: Any, theirs: dict[str, FileEntry], ours: dict[str, FileEntry], report: LoadReport
