@@ -345,3 +345,32 @@ def test_load_ext_reports_a_broken_file_in_one_line(kernel, tmp_path):
         errors.count("\n") == 1 and "ipy-storage.yaml line" in errors and "Traceback" not in errors
     )
     assert (tmp_path / FILE_NAME).read_text() == "pull:\n- x: 1\n  y: [\n"
+
+
+@pytest.mark.prefect
+def test_prefect_reads_the_pull_section_and_ignores_ipy_storages_key(folder, make_repo, tmp_path):
+    """``prefect deploy --prefect-file ipy-storage.yaml`` sees our steps and nothing else."""
+    import json
+    import subprocess
+
+    from tests.fixtures.prefect_venv import ensure_peer_venv, prefect_environment
+
+    ws = _open(folder)
+    ws.add(make_repo(name="flows").url, name="flows", pull_interval=300, importable=True)
+    ws.watch("flows")
+    ws.unwatch()
+    script = (
+        "import json, sys, yaml\n"
+        "from prefect.cli.deploy._models import PrefectYamlModel\n"
+        "model = PrefectYamlModel.model_validate(yaml.safe_load(open(sys.argv[1])))\n"
+        "print(json.dumps({'pull': model.pull, 'fields': sorted(model.model_dump(exclude_unset=True))}))\n"
+    )
+    seen = subprocess.run(
+        [str(ensure_peer_venv()), "-c", script, str(folder / FILE_NAME)],
+        env=prefect_environment(tmp_path / "prefect-home"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    model = json.loads(seen.stdout)
+    assert model["pull"] == _document(folder)["pull"] and model["fields"] == ["pull"]
