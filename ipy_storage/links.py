@@ -144,7 +144,7 @@ def check_target(path: str, what: str) -> str:
     clean = path.strip().strip("/")
     parts = PurePosixPath(clean).parts
     bad = (
-        not clean
+        not parts  # "" or "." would be the root itself
         or path.strip().startswith("/")
         or "\\" in path
         or any(ord(ch) < 32 or ord(ch) == 127 for ch in path)

@@ -9,9 +9,12 @@ import os
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ipy_storage.links import LinkError, LinkItem, LinkRequest, check_target, parse_query
 from tests.fixtures.link_server import start_link_server
@@ -204,7 +207,7 @@ def test_options_belong_to_the_source_before_them():
 
 
 @pytest.mark.parametrize(
-    "path", ["a/../b", "/abs", ".hidden", "a/.git/config", "~root", "a\\b", "a\nb", ""]
+    "path", ["a/../b", "/abs", ".hidden", "a/.git/config", "~root", "a\\b", "a\nb", "", ".", "./"]
 )
 def test_target_paths_stay_inside(path):
     with pytest.raises(LinkError):
@@ -307,3 +310,52 @@ def test_the_form_shows_the_link_of_the_selected_storage(ws):
     form.storages.value = "course"
     form.link_button.click()
     assert "ipy-storage/pull?source=https://github.com/org/course" in form.status.value
+
+
+# -- generated: any text a link may carry ---------------------------------------------------------
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=24)
+_PATHY = st.lists(
+    st.sampled_from(["a", "b c", ".", "..", ".x", "~", "", "ü", "\\", "\n", "/"]), max_size=6
+).map("/".join)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.one_of(_TEXT, _PATHY))
+def test_an_accepted_target_stays_inside_the_root(path):
+    """Oracle: a target is accepted only when, joined to the root, it names a place strictly
+    inside it, through no hidden (dot) or home (~) component and with no control character."""
+    try:
+        accepted = check_target(path, "name")
+    except LinkError:
+        return
+    parts = accepted.split("/")
+    assert accepted and all(part and part not in (".", "..") for part in parts)
+    assert not any(part.startswith((".", "~")) for part in parts)
+    assert not any(ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in accepted)
+    root = Path("/srv/root")
+    assert root in (root / accepted).parents
+
+
+_NAMES = st.from_regex(r"[a-z][a-z0-9_ -]{0,10}", fullmatch=True)
+_ITEMS = st.builds(
+    LinkItem,
+    source=st.sampled_from(
+        ["https://h.example/c.git", "s3://bucket/p", "git+https://h.example/x", "gs://b/q r"]
+    ),
+    branch=st.one_of(st.none(), _NAMES),
+    commit=st.one_of(st.none(), st.from_regex(r"[0-9a-f]{7,40}", fullmatch=True)),
+    dirs=st.lists(_NAMES.map(str.strip).filter(bool), max_size=3),
+    name=st.one_of(st.none(), _NAMES.map(str.strip).filter(bool)),
+    username=st.one_of(st.none(), _NAMES),
+    token_env=st.one_of(st.none(), st.from_regex(r"[A-Z_][A-Z0-9_]{0,8}", fullmatch=True)),
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    st.lists(_ITEMS, min_size=1, max_size=4),
+    st.one_of(st.none(), _NAMES.map(str.strip).filter(bool)),
+)
+def test_any_request_round_trips_through_its_query(items, opened):
+    request = LinkRequest(items, opened)
+    assert parse_query(request.query()) == request
