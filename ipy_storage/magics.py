@@ -32,6 +32,7 @@ from .magic_args import (
 )
 from .storage.errors import StorageError, error_line
 from .storage.intervals import DEFAULT_PULL_INTERVAL
+from .storage.step_warnings import shown_every_time
 from .workspaces import Workspace
 from .workspaces import workspace as default_workspace
 
@@ -199,7 +200,8 @@ class StorageMagics(Magics, Configurable):
         from .display import PullStep, PullStepList
 
         names = args.names or list(self.workspace)
-        steps = [self.workspace[name].to_pull_step() for name in names]
+        with shown_every_time():
+            steps = [self.workspace[name].to_pull_step() for name in names]
         fmt = args.format or "yaml"
         return PullStep(steps[0], fmt) if len(args.names) == 1 else PullStepList(steps, fmt)
 
