@@ -170,6 +170,7 @@ def test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files(
         wrapper = wrapper_dir(folder / "kill", at, "during", delay=0.15 * moment)
         prepared.pull(base, wrapper=wrapper)
     prepared.converges(base, reference)
+    count_fuzzing("kills-inside-an-update", 4)
 
 
 @settings(generated(examples=8))
@@ -192,6 +193,7 @@ def test_killed_at_a_random_moment_of_a_first_clone(moment, sparse, tmp_path_fac
     assert again.returncode == 0, again.stderr
     assert read_tree(base / "repo") == expected
     assert sorted(p.name for p in base.iterdir()) == [".repo.lock", "repo"]
+    count_fuzzing("kills-inside-a-clone", 3)
 
 
 @settings(generated(examples=6))
