@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test lint lab bench chromium clean
+.PHONY: demo test lint lab bench chromium backends clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(BASE)
 	$(PY) -m ipy_storage demo --workspace demo-workspace
 
 ## make test: lint, then the whole suite against real servers, a real kernel and a real browser
-test: lint chromium
+test: lint chromium backends
 	$(PY) -m pytest
 
 lint: $(TEST)
@@ -45,6 +45,27 @@ lab: $(TEST)
 bench: $(TEST)
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
+
+## make backends: the servers of the back-end matrix that PyPI does not bring (tests start them):
+## Azurite from npm (3.35.0: later ones need Node >= 21) and OpenSSH's sshd unpacked from Debian's
+## package (never installed as a service; the tests run it unprivileged on a free port)
+BACKENDS := .backends
+AZURITE  := $(BACKENDS)/node_modules/.bin/azurite-blob
+SSHD     := $(BACKENDS)/openssh/usr/sbin/sshd
+SSHD_DEBS := openssh-server libwrap0
+
+backends: $(AZURITE) $(SSHD)
+
+$(AZURITE):
+	mkdir -p $(BACKENDS)
+	npm install --prefix $(BACKENDS) --no-audit --no-fund --silent azurite@3.35.0
+
+$(SSHD):
+	mkdir -p $(BACKENDS)/deb
+	cd $(BACKENDS)/deb && { apt-get download $(SSHD_DEBS) 2>/dev/null || \
+	  { apt-get update -q && apt-get download $(SSHD_DEBS); }; }
+	for deb in $(BACKENDS)/deb/*.deb; do dpkg -x $$deb $(BACKENDS)/openssh; done
+	test -x $@
 
 clean:
 	rm -rf demo-workspace .pytest_cache

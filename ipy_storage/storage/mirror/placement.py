@@ -32,6 +32,7 @@ from .keep_work import UPDATE, Download, lstat, path_down_from_known, same_stat
 from .listing import Listing
 from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
 from .transfer import Batch, transfer
+from .watchdog import Watchdog
 
 STAGING_NAME = ".ipy_storage_staging"
 
@@ -77,13 +78,20 @@ class Placer:
 
     # -- downloads ----------------------------------------------------------------------------
 
-    def fetch(self, fs: Any, listing: Listing, downloads: list[Download], settings: dict) -> None:
+    def fetch(
+        self,
+        fs: Any,
+        listing: Listing,
+        downloads: list[Download],
+        settings: dict,
+        watchdog: Watchdog,
+    ) -> None:
         """Download into the staging folder; each batch of finished downloads is journalled once
         and moved into place, so whatever arrived before a failure is in place too."""
         staging = self.destination / STAGING_NAME
         staging.mkdir(exist_ok=True)
         jobs = [(download, f"{staging}/{index:07d}") for index, download in enumerate(downloads)]
-        batches = transfer(fs, listing, jobs, self.url, settings)
+        batches = transfer(fs, listing, jobs, self.url, settings, watchdog)
         try:
             for batch in batches:
                 self.place(batch, len(jobs))
