@@ -5,6 +5,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.git_server",
     "tests.fixtures.s3_server",
+    "tests.fixtures.backends",
     "tests.fixtures.notebook",
     "tests.fixtures.browser",
 ]

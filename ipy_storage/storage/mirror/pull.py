@@ -11,9 +11,9 @@ from ..result import Progress, ProgressCallback, PullResult
 from ..secrets import redact
 from .backends import close_filesystem
 from .keep_work import decide, settled_folders
-from .listing import list_source, open_filesystem
 from .manifest import Manifest
 from .placement import Placer, discard_staging
+from .source import list_source, open_filesystem
 from .watchdog import Watchdog
 
 
