@@ -31,13 +31,13 @@ def list_local_folder(root: str, rules: KeyRules, destination: Path) -> Listing:
         return listing
     walk = LocalWalk(listing, rules, os.path.realpath(root))
     skip = {str(destination)}  # a destination inside its own source is not content
-    seen = {(top.st_dev, top.st_ino)}
-    pending = [("", root.rstrip("/"))]
+    pending = [("", root.rstrip("/"), frozenset({(top.st_dev, top.st_ino)}))]
     while pending:
-        folder, path = pending.pop()
+        folder, path, above = pending.pop()
         for rel, entry_path, st in walk.folder(folder, path):
-            if entry_path not in skip and first_visit(st, seen):
-                pending.append((rel, entry_path))
+            key = (st.st_dev, st.st_ino)
+            if entry_path not in skip and key not in above:  # a link back up would never end
+                pending.append((rel, entry_path, above | {key}))
     if listing.skipped:
         listing.skipped.sort()
         listing.notes.append(
@@ -132,15 +132,6 @@ def checked_names(names: list[str], folder: str, prefix: str, rules: KeyRules) -
         rules.check_path(prefix + name, prefix + name)
         kept.append(name)
     return kept
-
-
-def first_visit(st: os.stat_result, seen: set[tuple[int, int]]) -> bool:
-    """False for a folder already walked (a link back up would never end)."""
-    key = (st.st_dev, st.st_ino)
-    if key in seen:
-        return False
-    seen.add(key)
-    return True
 
 
 def local_identity(st: os.stat_result) -> str:
