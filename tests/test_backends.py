@@ -6,13 +6,18 @@ S3 (moto), Azure (Azurite), GCS (an emulator), SFTP (OpenSSH), WebDAV (WsgiDAV),
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ipy_storage import RemoteStorage
 from ipy_storage.storage import AuthenticationError, StoragePullError
+from ipy_storage.storage.mirror import RESERVED_PREFIX, is_git_dir_name
 from ipy_storage.storage.render import step_text
 from tests.helpers import snapshot, tree
 
@@ -30,8 +35,8 @@ FILES = {
 ETL_V2 = b"def etl():\n    return 2\n"  # the same size as v1: only a checksum or a time tells
 
 
-def storage_for(backend, tmp_path, prefix: str, **settings) -> RemoteStorage:
-    storage = RemoteStorage(backend.url(prefix), **(settings or backend.settings()))
+def storage_for(backend, tmp_path, prefix: str, **options) -> RemoteStorage:
+    storage = RemoteStorage(backend.url(prefix), **(options or backend.settings()))
     storage.set_base_path(tmp_path / "work")
     return storage
 
@@ -161,3 +166,54 @@ def test_a_missing_container_or_folder_fails_in_one_line_within_seconds(backend,
     assert time.monotonic() - started < 20
     assert "\n" not in message and ("check the" in message), message
     assert not storage.destination.exists()
+
+
+# --------------------------------------------------------------------------- generated buckets
+
+SEGMENT = st.text(alphabet=st.sampled_from("abcXYZ019 -_.éü+"), min_size=1, max_size=12).filter(
+    lambda name: name not in (".", "..") and not is_git_dir_name(name)
+)
+KEYS = st.lists(SEGMENT, min_size=1, max_size=4).map("/".join)
+CONTENT = st.binary(max_size=300)
+
+
+def consistent(files: dict[str, bytes]) -> bool:
+    """A disk cannot hold ``a`` as a file and ``a/b`` (an object store can: refused, tested
+    apart) nor names only a letter case apart on a case-blind file system (ours is not)."""
+    folders = {key.rsplit("/", 1)[0] for key in files if "/" in key}
+    prefixes = {"/".join(folder.split("/")[:n]) for folder in folders for n in range(1, 5)}
+    return not prefixes & files.keys() and not any(key.startswith(RESERVED_PREFIX) for key in files)
+
+
+VERSIONS = st.lists(
+    st.dictionaries(KEYS, CONTENT, min_size=1, max_size=8).filter(consistent),
+    min_size=1,
+    max_size=3,
+)
+
+
+@pytest.mark.parametrize(
+    "backend", ["memory", "file", "azure", "gcs", "sftp", "http"], indirect=True
+)
+@settings(
+    max_examples=12,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(versions=VERSIONS)
+def test_generated_buckets_are_mirrored_exactly_version_after_version(backend, versions):
+    """Any sequence of upstream versions (names with spaces, non-ASCII, dots, deep folders):
+    after each pull the destination holds exactly upstream, and a pull that finds it so
+    changes nothing."""
+    prefix = f"gen-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as base:
+        storage = None
+        current: dict[str, bytes] = {}
+        for version in versions:
+            backend.publish(prefix, {**dict.fromkeys(current.keys() - version.keys()), **version})
+            current = version
+            storage = storage or storage_for(backend, Path(base), prefix)
+            storage.pull()
+            assert tree(storage.destination) == current
+        assert not storage.pull().changed
