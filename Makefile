@@ -42,9 +42,10 @@ lab: $(TEST)
 	$(VENV)/bin/jupyter lab --allow-root notebooks/quickstart.ipynb
 
 ## make bench: ratios against Prefect, nbgitpuller and the raw tools (writes benchmarks/RESULTS.md numbers to stdout)
-bench: $(TEST)
+bench: $(TEST) backends
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
+	$(PY) benchmarks/bench_backends.py
 
 ## make backends: the servers of the back-end matrix that PyPI does not bring (tests start them):
 ## Azurite from npm (3.35.0: later ones need Node >= 21) and OpenSSH's sshd unpacked from Debian's

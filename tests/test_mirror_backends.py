@@ -5,6 +5,7 @@ and the hints of services' failures. The table every back end passes is ``test_b
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -47,28 +48,45 @@ def sessions(backend, text: str) -> int:
     [("sftp", "Starting session: subsystem 'sftp'"), ("ftp", "FTP session opened")],
     indirect=["backend"],
 )
-def test_sftp_and_ftp_pull_on_one_connection_and_close_it(backend, opened, tmp_path):
-    """paramiko and ftplib are not thread-safe: 8 threads on one sftp channel deadlock for ever,
-    ftplib mixes replies. One connection per pull, one file at a time, closed after."""
+def test_sftp_and_ftp_pull_on_one_connection_kept_for_the_next_pull(backend, opened, tmp_path):
+    """paramiko and ftplib are not thread-safe (8 threads on one sftp channel deadlock for
+    ever, ftplib mixes replies): one file at a time on one connection, which the next pull
+    borrows instead of paying a new login (an sftp key exchange and key decryption)."""
     storage = storage_for(backend, published(backend), tmp_path)
     before = sessions(backend, opened)
 
     result = storage.pull()
+    backend.publish(storage.url.rsplit("/", 1)[1], {"pkg/mod00.py": b"changed\n"})
+    again = storage.pull()
 
-    assert tree(storage.destination) == FILES and len(result.added) == len(FILES)
-    assert sessions(backend, opened) - before == 1
-    closed = "Close session" if backend.name == "sftp" else "FTP session closed"
-    assert sessions(backend, closed) >= sessions(backend, opened)  # nothing left open
+    assert len(result.added) == len(FILES) and again.modified == ["pkg/mod00.py"]
+    assert tree(storage.destination) == FILES | {"pkg/mod00.py": b"changed\n"}
+    assert sessions(backend, opened) - before <= 1
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("backend", ["sftp", "ftp"], indirect=True)
+def test_a_connection_the_server_dropped_is_not_lent_again(backend, tmp_path):
+    storage = storage_for(backend, published(backend), tmp_path)
+    storage.pull()
+    backend.server.signal(signal.SIGTERM)  # every connection ends with the server
+    backend.server.process.wait(timeout=10)
+    backend.server.restart()
+
+    backend.publish(storage.url.rsplit("/", 1)[1], {"pkg/mod01.py": b"changed\n"})
+    assert storage.pull().modified == ["pkg/mod01.py"]
 
 
 # --------------------------------------------------------------------------- a silent source
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("backend", ["sftp"], indirect=True)
+@pytest.mark.parametrize("backend", ["sftp", "ftp", "webdav", "azure"], indirect=True)
 def test_a_server_that_stops_answering_fails_the_pull_and_frees_the_lock(
     backend, tmp_path, monkeypatch
 ):
+    """Each way of downloading (one connection, a filesystem per thread, fsspec's batched get)
+    gives up on a source that went silent mid-pull (its processes stopped)."""
     monkeypatch.setattr(watchdog, "STALL_SECONDS", 3.0)
     monkeypatch.setattr(source, "STALL_SECONDS", 3.0)
     storage = storage_for(backend, published(backend), tmp_path)

@@ -5,10 +5,12 @@
   connection per thread is what the server or client cannot take: ``sftp`` (paramiko's channel
   deadlocks when threads share it, and a connection per thread costs a key exchange each) and
   ``ftp`` (ftplib mixes replies between threads) go one file at a time, on one connection.
-- **Connections** of sftp and ftp are opened for one pull and closed after it (a cached one may
-  have been dropped by the server since the last timed pull: it would fail every pull after).
-  sftp reads get a timeout (paramiko's ``timeout`` covers connecting only), so a server that
-  stops answering ends the pull instead of holding its lock.
+- **Connections** of sftp and ftp belong to one pull at a time: a pull borrows an idle one from
+  ``CONNECTIONS`` (checked alive first: the server may have dropped it since the last timed
+  pull) or opens its own, and gives it back only when it succeeded. A new sftp connection costs
+  a key exchange and the decryption of the user's key (most of a second); a borrowed one
+  nothing. sftp reads get a timeout (paramiko's ``timeout`` covers connecting only), so a
+  server that stops answering ends the pull instead of holding its lock.
 - **ETags made from the modification time** (WebDAV and HTTP servers: WsgiDAV, nginx, Apache):
   two same-size writes within one tick share an ETag, so such an ETag is trusted only once the
   time it comes with is old enough (``listing.remote_identity``).
@@ -19,7 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 SEQUENTIAL = frozenset({"sftp", "ssh", "ftp"})
 TIME_DERIVED_ETAGS = frozenset({"webdav", "webdavs", "dav", "davs", "http", "https"})
@@ -90,11 +95,64 @@ def thread_filesystem(fs: Any) -> Any:
     return type(fs)(*fs.storage_args, **fs.storage_options, skip_instance_cache=True)
 
 
+class ConnectionPool:
+    """Idle sftp and ftp filesystems by server and settings, each lent to one pull at a time."""
+
+    def __init__(self, idle_per_server: int = 2) -> None:
+        self._idle: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+        self._keep = idle_per_server
+
+    @staticmethod
+    def key(url: str, options: dict[str, Any]) -> str:
+        from fsspec.utils import tokenize
+
+        parts = urlsplit(url)
+        return tokenize(parts.scheme, parts.netloc, options)
+
+    def borrow(self, key: str) -> Any | None:
+        """An idle filesystem for ``key`` that still has its connection, if there is one."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                fs = idle.pop()
+            if is_alive(fs):
+                return fs
+            close_filesystem(fs)
+
+    def give_back(self, key: str, fs: Any) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self._keep:
+                idle.append(fs)
+                return
+        close_filesystem(fs)
+
+
+CONNECTIONS = ConnectionPool()
+
+
+def is_alive(fs: Any) -> bool:
+    """Whether the connection of an idle sftp or ftp filesystem still works."""
+    try:
+        if protocol_of(fs) == "ftp":
+            fs.ftp.voidcmd("NOOP")  # one round trip: ftplib cannot tell otherwise
+            return True
+        transport = fs.client.get_transport()
+        return transport is not None and transport.is_active()
+    except Exception:
+        return False
+
+
 def close_filesystem(fs: Any) -> None:
     """Close the connection of a back end that holds one (sftp, ftp); a no-op for the others
     (their clients close with the process, or are reused from fsspec's cache)."""
     if protocol_of(fs) not in SEQUENTIAL:
         return
+    with contextlib.suppress(Exception):  # ftplib: a read blocked on the socket ends now (its
+        fs.ftp.sock.shutdown(socket.SHUT_RDWR)  # close() would wait for that read's lock)
     for name in ("ftp", "client"):  # sftp: the SFTP channel, then the SSH client; ftp: ftplib
         with contextlib.suppress(Exception):
             getattr(fs, name).close()

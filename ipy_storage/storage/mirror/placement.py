@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,10 @@ class Placer:
     ) -> None:
         """Download into the staging folder; each batch of finished downloads is journalled once
         and moved into place, so whatever arrived before a failure is in place too."""
-        staging = self.destination / STAGING_NAME
-        staging.mkdir(exist_ok=True)
+        # a folder of this pull's own: a download a dead server left hanging in an earlier pull
+        # may wake up later, and must find no folder to write into
+        staging = self.destination / STAGING_NAME / uuid.uuid4().hex[:12]
+        staging.mkdir(parents=True)
         jobs = [(download, f"{staging}/{index:07d}") for index, download in enumerate(downloads)]
         batches = transfer(fs, listing, jobs, self.url, settings, watchdog)
         try:

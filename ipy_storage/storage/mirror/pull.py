@@ -9,11 +9,10 @@ from ..destination import move_to_backup
 from ..errors import DestinationConflictError
 from ..result import Progress, ProgressCallback, PullResult
 from ..secrets import redact
-from .backends import close_filesystem
 from .keep_work import decide, settled_folders
 from .manifest import Manifest
 from .placement import Placer, discard_staging
-from .source import list_source, open_filesystem
+from .source import list_source, open_filesystem, release_filesystem
 from .watchdog import Watchdog
 
 
@@ -36,10 +35,13 @@ def pull_mirror(
 
     report("list", message=redact(url))
     fs, root = open_filesystem(url, settings)
+    succeeded = False
     try:
-        return pull_listed(fs, root, url, settings, destination, result, reset, report)
+        pulled = pull_listed(fs, root, url, settings, destination, result, reset, report)
+        succeeded = True
+        return pulled
     finally:
-        close_filesystem(fs)
+        release_filesystem(fs, url, settings, succeeded)
 
 
 def pull_listed(

@@ -7,7 +7,14 @@ from typing import Any
 
 from ..errors import StorageConfigError, StoragePullError
 from ..secrets import redact, reveal
-from .backends import arm_timeouts, filesystem_options, package_for
+from .backends import (
+    CONNECTIONS,
+    SEQUENTIAL,
+    arm_timeouts,
+    close_filesystem,
+    filesystem_options,
+    package_for,
+)
 from .hints import describe_failure, first_line
 from .keys import KeyRules
 from .listing import Listing
@@ -24,6 +31,10 @@ def open_filesystem(url: str, settings: dict[str, Any]) -> tuple[Any, str]:
     protocol = get_protocol(url)
     check_protocol(protocol, url)
     options = filesystem_options(protocol, reveal(dict(settings)))
+    if protocol in SEQUENTIAL:
+        fs = CONNECTIONS.borrow(CONNECTIONS.key(url, options))
+        if fs is not None:
+            return fs, type(fs)._strip_protocol(url)
     try:
         fs, root = fsspec.core.url_to_fs(url, **options)
     except ImportError as exc:
@@ -69,3 +80,18 @@ def list_source(fs: Any, root: str, url: str, destination: Path, watchdog: Watch
     if type(fs) is LocalFileSystem:
         return list_local_folder(root, rules, destination)
     return list_with_find(fs, root, rules, watchdog)
+
+
+def release_filesystem(fs: Any, url: str, settings: dict[str, Any], succeeded: bool) -> None:
+    """After a pull: a connection that served a successful pull waits for the next one; any
+    other is closed (a failed pull's may be what failed)."""
+    from fsspec.utils import get_protocol
+
+    protocol = get_protocol(url)
+    if protocol not in SEQUENTIAL:
+        return
+    if succeeded:
+        options = filesystem_options(protocol, reveal(dict(settings)))
+        CONNECTIONS.give_back(CONNECTIONS.key(url, options), fs)
+    else:
+        close_filesystem(fs)
