@@ -32,8 +32,8 @@ from tests.fixtures.backends import BACKENDS, BackendFarm  # noqa: E402
 SECTION = "## RemoteStorage: no-change pull per back end"
 NOTES = {
     "http": "a page per folder and a HEAD per file: a web listing has no size, date or ETag",
-    "sftp": "a pull opens its own connection (key exchange included); `find` reuses one",
-    "ftp": "a pull opens its own connection (login included); `find` reuses one",
+    "sftp": "the last pull's connection, checked alive",
+    "ftp": "the last pull's connection, checked alive (one NOOP)",
     "webdav": "one PROPFIND per folder",
     "azure": "container check and one listing",
 }
@@ -112,10 +112,9 @@ def render(results: dict, files: int, runs: int) -> str:
     lines += [
         "",
         "A no-change pull transfers no file content on any back end (the tests check the "
-        "servers' logs). Beyond the listing it reads the manifest and, for a local folder, "
-        "stats each file; the time over `find` is that, and for sftp and ftp the fresh "
-        "connection each pull opens (a cached one may have been dropped by the server since "
-        "the last timed pull).",
+        "servers' logs). Beyond the listing it reads the manifest and compares it with the "
+        "listing; sftp and ftp pulls borrow the connection the last pull left (checked alive: "
+        "a new sftp login costs a key exchange and the key's decryption, most of a second).",
         "",
     ]
     return "\n".join(lines)

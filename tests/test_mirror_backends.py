@@ -17,7 +17,6 @@ from ipy_storage.storage import AuthenticationError, NetworkError
 from ipy_storage.storage.destination import destination_lock
 from ipy_storage.storage.mirror import pull_mirror, source, watchdog
 from ipy_storage.storage.mirror.hints import describe_failure
-from tests.fixtures.faulty_fs import FaultyFileSystem, register
 from tests.helpers import tree, write_tree
 
 FILES = {f"pkg/mod{i:02d}.py": f"value = {i}\n".encode() * 50 for i in range(40)}
@@ -133,14 +132,6 @@ def test_a_same_size_change_within_the_same_second_is_seen(backend, tmp_path):
 
     assert storage.pull().modified == ["a.txt"]
     assert (storage.destination / "a.txt").read_bytes() == b"version 2\n"
-
-
-@pytest.fixture
-def faulty():
-    register()
-    FaultyFileSystem.calls.clear()
-    yield FaultyFileSystem.calls
-    FaultyFileSystem.calls.clear()
 
 
 def test_a_source_that_cannot_tell_changes_is_compared_by_content_and_says_so(tmp_path, faulty):

@@ -39,7 +39,6 @@ from ipy_storage.storage.mirror import (
 )
 from ipy_storage.storage.result import Progress
 from ipy_storage.storage.secrets import Secret
-from tests.fixtures.faulty_fs import FaultyFileSystem, register
 from tests.helpers import snapshot, tree, write_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,15 +62,6 @@ def source(tmp_path: Path) -> Path:
 @pytest.fixture
 def dest(tmp_path: Path) -> Path:
     return tmp_path / "work" / "source"
-
-
-@pytest.fixture
-def faulty():
-    """The ``faulty://`` protocol, registered, with fresh call counters."""
-    register()
-    FaultyFileSystem.calls.clear()
-    yield FaultyFileSystem.calls
-    FaultyFileSystem.calls.clear()
 
 
 @pytest.fixture
