@@ -17,6 +17,7 @@ from ipy_storage.storage import AuthenticationError, NetworkError
 from ipy_storage.storage.destination import destination_lock
 from ipy_storage.storage.mirror import pull_mirror, source, watchdog
 from ipy_storage.storage.mirror.hints import describe_failure
+from tests.fixtures.faulty_fs import register
 from tests.helpers import tree, write_tree
 
 FILES = {f"pkg/mod{i:02d}.py": f"value = {i}\n".encode() * 50 for i in range(40)}
@@ -108,6 +109,23 @@ def test_a_server_that_stops_answering_fails_the_pull_and_frees_the_lock(
     assert tree(storage.destination) == FILES or set(tree(storage.destination)) < set(FILES)
     storage.pull()
     assert tree(storage.destination) == FILES
+
+
+def test_a_listing_that_never_ends_fails_the_pull_and_frees_the_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(watchdog, "CALL_SECONDS", 1.0)
+    register()
+    source_dir = tmp_path / "source"
+    write_tree(source_dir, {"a.txt": b"a\n"})
+    storage = RemoteStorage(f"faulty://{source_dir}", slow_listing=30)
+    storage.set_base_path(tmp_path / "work")
+    started = time.monotonic()
+
+    with pytest.raises(NetworkError, match="stopped answering"):
+        storage.pull()
+
+    assert time.monotonic() - started < 5
+    with destination_lock(storage.destination, timeout=1):
+        pass
 
 
 # --------------------------------------------------------------------------- change detection
