@@ -230,3 +230,15 @@ def test_a_gcs_authentication_failure_gets_the_credentials_hint():
     assert "check permissions and credentials" in str(described)
     denied = HttpError({"code": 403, "message": "a@b.iam does not have storage.objects.list"})
     assert isinstance(describe_failure(denied, "gs://bucket/code"), AuthenticationError)
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("backend", ["http"], indirect=True)
+def test_an_http_url_naming_one_file_pulls_that_file(backend, tmp_path):
+    prefix = published(backend, {"data.csv": b"a,b\n1,2\n"})
+    storage = RemoteStorage(backend.url(f"{prefix}/data.csv"))
+    storage.set_base_path(tmp_path)
+
+    assert storage.pull().added == ["data.csv"]
+    assert (storage.destination / "data.csv").read_bytes() == b"a,b\n1,2\n"
+    assert not storage.pull().changed

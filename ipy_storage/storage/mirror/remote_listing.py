@@ -111,24 +111,33 @@ def fsspec_sync(fs: Any, coroutine: Any) -> Any:
 async def walk_web_pages(fs: Any, root: str) -> dict[str, dict[str, Any]]:
     """Every file linked from the folder pages under ``root``: each folder page is fetched with
     its trailing slash (fsspec's own walk drops it, costing a redirect per folder), the pages of
-    one depth together."""
+    one depth together. A root that is no folder page is one file."""
     import asyncio
 
     found: dict[str, dict[str, Any]] = {}
-    pending = [root.rstrip("/") + "/"]
+    try:
+        pending = sort_entries(await fs._ls_real(root.rstrip("/") + "/", detail=True), found)
+    except FileNotFoundError:
+        pending = []
+    if not found and not pending:  # the root names one file (its info raises when it is none)
+        return {root: {**(await fs._info(root)), "name": root, "type": "file"}}
     while pending:
         pages = await asyncio.gather(*(fs._ls_real(url, detail=True) for url in pending))
         pending = []
         for entries in pages:
-            for entry in entries:
-                if entry["type"] == "directory":
-                    pending.append(entry["name"])
-                else:
-                    found[entry["name"]] = entry
-    if not found and not pending:
-        with contextlib.suppress(FileNotFoundError):  # the root names one file
-            found[root] = await fs._info(root)
+            pending += sort_entries(entries, found)
     return found
+
+
+def sort_entries(entries: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> list[str]:
+    """Files into ``found``; returns the folders' URLs."""
+    folders = []
+    for entry in entries:
+        if entry["type"] == "directory":
+            folders.append(entry["name"])
+        else:
+            found[entry["name"]] = entry
+    return folders
 
 
 def file_details(fs: Any, paths: list[str]) -> dict[str, dict[str, Any]]:
