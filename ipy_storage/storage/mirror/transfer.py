@@ -157,7 +157,8 @@ def threaded(
     for job in jobs:
         todo.put(job)
     stop = threading.Event()
-    shared = workers == 1
+    count = max(1, min(workers, len(jobs)))
+    shared = count == 1  # the pull's thread only waits: one worker may use its filesystem
 
     def work() -> None:
         own = fs if shared else None
@@ -168,7 +169,8 @@ def threaded(
                 except queue.Empty:
                     return
                 try:
-                    own = own or thread_filesystem(fs)
+                    if own is None:
+                        own = thread_filesystem(fs)
                     path = listing.path(download.rel)
                     done.put(
                         (download, temporary, stream_copy(own, path, temporary, watchdog.alive))
@@ -182,8 +184,7 @@ def threaded(
             done.put(None)
 
     threads = [
-        threading.Thread(target=work, name="ipy-storage-get", daemon=True)
-        for _ in range(max(1, min(workers, len(jobs))))
+        threading.Thread(target=work, name="ipy-storage-get", daemon=True) for _ in range(count)
     ]
     for thread in threads:
         thread.start()
