@@ -183,15 +183,12 @@ def error_code(exc: BaseException) -> str | None:
     code = getattr(exc, "error_code", None)
     if isinstance(code, str) and code:
         return code
-    for status in (
-        getattr(exc, "status_code", None),
-        getattr(exc, "code", None),
-        getattr(exc, "status", None),
-        getattr(response, "status_code", None),
-    ):
+    for owner, name in ((exc, "status_code"), (exc, "status"), (response, "status_code")):
+        status = getattr(owner, name, None)
         if isinstance(status, int) and 400 <= status < 600:
             return str(status)
-    return None
+    status = getattr(exc, "code", None)  # read last: aiohttp deprecates it for ``status``
+    return str(status) if isinstance(status, int) and 400 <= status < 600 else None
 
 
 def first_line(exc: BaseException) -> str:
