@@ -31,7 +31,8 @@ from tests.fixtures.backends import BACKENDS, BackendFarm  # noqa: E402
 
 SECTION = "## RemoteStorage: no-change pull per back end"
 NOTES = {
-    "http": "a page per folder and a HEAD per file: a web listing has no size, date or ETag",
+    "http": "a page per folder and a HEAD per file (a web listing has no size, date or ETag; "
+    "`find`'s pages cost a 301 each first, and it cannot tell a change)",
     "sftp": "the last pull's connection, checked alive",
     "ftp": "the last pull's connection, checked alive (one NOOP)",
     "webdav": "one PROPFIND per folder",
