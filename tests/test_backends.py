@@ -6,6 +6,7 @@ S3 (moto), Azure (Azurite), GCS (an emulator), SFTP (OpenSSH), WebDAV (WsgiDAV),
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -32,6 +33,7 @@ FILES = {
     "docs/caf\u00e9.txt": b"non-ASCII name\n",
     "README.md": b"# upstream\n",
 }
+FUZZ = os.environ.get("IPY_STORAGE_FUZZ") == "1"
 ETL_V2 = b"def etl():\n    return 2\n"  # the same size as v1: only a checksum or a time tells
 
 
@@ -196,8 +198,8 @@ VERSIONS = st.lists(
     "backend", ["memory", "file", "azure", "gcs", "sftp", "http"], indirect=True
 )
 @settings(
-    max_examples=12,
-    derandomize=True,
+    max_examples=10**9 if FUZZ else 12,  # ``make fuzz`` sets IPY_STORAGE_FUZZ=1: random, long
+    derandomize=not FUZZ,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

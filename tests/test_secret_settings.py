@@ -4,6 +4,7 @@ show, what it must refuse, and how placeholders render as YAML and JSON."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -135,8 +136,8 @@ def settings_trees(draw, depth: int = 0) -> dict:
 
 
 @settings(
-    max_examples=150,
-    derandomize=True,
+    max_examples=10**9 if os.environ.get("IPY_STORAGE_FUZZ") == "1" else 150,  # make fuzz
+    derandomize=os.environ.get("IPY_STORAGE_FUZZ") != "1",
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
