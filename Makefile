@@ -69,6 +69,7 @@ lab: $(TEST)
 bench: $(TEST)
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
+	$(PY) benchmarks/bench_links.py
 
 clean:
 	rm -rf demo-workspace .pytest_cache .mypy_cache

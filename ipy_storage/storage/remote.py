@@ -12,6 +12,7 @@ from .errors import StorageConfigError
 from .intervals import DEFAULT_PULL_INTERVAL
 from .result import ProgressCallback, PullResult
 from .secrets import is_secret, reveal, secret_forms, to_placeholders
+from .step_warnings import warn_about_step
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
 SECRET_SETTING_KEYS = frozenset(
@@ -151,7 +152,7 @@ class RemoteStorage(StorageBase):
         package = required_package(urlsplit(self._url).scheme)
         if package:
             step["requires"] = package
-        return {REMOTE_STEP: step}
+        return warn_about_step({REMOTE_STEP: step})
 
     def _secret_values(self) -> set[str]:
         """The settings' secrets: Secret holders and plain values under secret keys."""

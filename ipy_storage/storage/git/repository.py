@@ -20,6 +20,7 @@ from ..errors import StorageConfigError
 from ..intervals import DEFAULT_PULL_INTERVAL
 from ..result import ProgressCallback, PullResult
 from ..secrets import Secret
+from ..step_warnings import warn_about_step
 from .source import GitSource
 
 GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
@@ -217,7 +218,7 @@ class GitRepository(StorageBase):
             step["commit_sha"] = self._commit_sha
         if self._auth is not None:  # placeholders only; a plain-text token is refused
             step["credentials"] = self._auth.for_step()
-        return {GIT_CLONE_STEP: step}
+        return warn_about_step({GIT_CLONE_STEP: step})
 
     # -- Python protocol -------------------------------------------------------------------
     def _identity(self) -> tuple:
