@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test test-fast typecheck lint lab bench chromium backends clean
+.PHONY: demo test test-fast test-min typecheck lint lab bench chromium backends clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ test: lint typecheck chromium backends
 FAST := not (kernel or browser or server or s3 or prefect or slow)
 test-fast: $(TEST)
 	$(PY) -m pytest -m "$(FAST)"
+
+## make test-min: make test-fast in its own venv on the lowest versions pyproject.toml declares
+## (.ci/floors.py pins each dependency to its floor; uv resolves the rest, as pip backtracks for
+## long over boto3 once fsspec and s3fs are pinned)
+MIN_VENV := .venv-min
+test-min:
+	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install -q uv
+	$(PYTHON) .ci/floors.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/uv pip install -q --python $(MIN_VENV)/bin/python \
+	  -c $(MIN_VENV)/constraints.txt -e '.[test]'
+	touch $(MIN_VENV)/.installed-base $(MIN_VENV)/.installed-test
+	$(MAKE) test-fast VENV=$(MIN_VENV)
 
 ## make typecheck: mypy on the package (configured in pyproject.toml)
 typecheck: $(TEST)
@@ -81,4 +94,4 @@ $(SSHD):
 	test -x $@
 
 clean:
-	rm -rf demo-workspace .pytest_cache
+	rm -rf demo-workspace .pytest_cache .mypy_cache

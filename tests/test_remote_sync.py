@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -674,10 +675,17 @@ def test_keys_escaping_the_destination_are_refused_before_writing(memory_root, d
     fs.pipe_file(f"{root}/src/good.txt", b"fine\n")
     for key in ("../escaped.txt", "sub/../../escaped.txt", "sub//abs.txt", "./dot.txt", "sub/"):
         fs.store[f"{root}/src/{key}"] = fs.store[f"{root}/src/good.txt"]  # raw, as a store may
-        with pytest.raises(StoragePullError) as info:
+        if f"{root}/src/{key}" not in fs.find(
+            f"{root}/src"
+        ):  # fsspec < 2026.7: "sub//x" is a folder
             pull(f"memory://{root}/src", dest)
-        assert repr(f"{root}/src/{key}") in str(info.value), key
-        assert "outside the destination" in str(info.value)
+            assert sorted(p.name for p in dest.rglob("*.txt")) == ["good.txt"], key
+            shutil.rmtree(dest)
+        else:
+            with pytest.raises(StoragePullError) as info:
+                pull(f"memory://{root}/src", dest)
+            assert repr(f"{root}/src/{key}") in str(info.value), key
+            assert "outside the destination" in str(info.value)
         assert not dest.exists() and not (dest.parent / "escaped.txt").exists()
         del fs.store[f"{root}/src/{key}"]
 
