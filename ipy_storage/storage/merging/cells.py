@@ -1,0 +1,293 @@
+"""The cell-by-cell merge of a notebook (the rules of ``docs/notebook-merge.md``).
+
+nbdime's notebook diff lines the cells of the user's notebook and of upstream's up with the cells
+of the base (by cell id where there is one, else by content similarity), which is the hard part
+of a notebook merge. What happens to each cell is decided here, because nbdime's own merge
+strategies do not give what a person who ran the notebook expects: ``use-local`` drops cells
+upstream added where the user added cells too, and ``inline`` writes conflict markers into code.
+
+A cell's *inputs* are its type, source and attachments: what a person writes. Its outputs,
+execution count and metadata are what running it or the front end changes, and never make a
+cell count as changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .marked import is_marked, marked_version, marker_key
+
+Cell = dict[str, Any]
+
+
+def inputs(cell: Cell) -> tuple:
+    return (cell.get("cell_type"), cell.get("source"), cell.get("attachments"))
+
+
+def changed(base: Cell, other: Cell) -> bool:
+    return inputs(base) != inputs(other)
+
+
+@dataclass
+class Alignment:
+    """One side against the base: ``matched[k]`` is the index of the side's cell that base cell
+    ``k`` became (None: the side deleted it); ``inserted[k]`` the side's new cells just before
+    base cell ``k`` (``k == len(base)``: at the end); ``moved[k]`` the index of the side's new
+    cell that is base cell ``k`` moved elsewhere (same id, or else the same inputs)."""
+
+    matched: list[int | None]
+    inserted: dict[int, list[int]]
+    moved: dict[int, int] = field(default_factory=dict)
+
+
+def align(base: list[Cell], other: list[Cell]) -> Alignment:
+    """Cells with the same inputs in the same order pair up first (``difflib``, exact, fast);
+    nbdime's notebook diff pairs the rest, each stretch between two such runs on its own (its
+    similarity search compares every cell with every other: 500 cells at once cost 0.3 s)."""
+    from difflib import SequenceMatcher
+
+    keys = SequenceMatcher(
+        None, [_digest(inputs(c)) for c in base], [_digest(inputs(c)) for c in other], False
+    )
+    alignment = Alignment([], defaultdict(list))
+    b = o = 0
+    for block in keys.get_matching_blocks():
+        _align_stretch(base, other, b, block.a, o, block.b, alignment)
+        alignment.matched.extend(range(block.b, block.b + block.size))
+        b, o = block.a + block.size, block.b + block.size
+    alignment.moved = _moves(base, other, alignment)
+    return alignment
+
+
+def _align_stretch(
+    base: list[Cell], other: list[Cell], b0: int, b1: int, o0: int, o1: int, out: Alignment
+) -> None:
+    """Pair base cells ``b0:b1`` with the side's cells ``o0:o1`` by nbdime's diff (its
+    documented add/remove/patch ranges)."""
+    if b0 == b1:
+        out.inserted[b0].extend(range(o0, o1))
+        return
+    if o0 == o1:
+        out.matched.extend([None] * (b1 - b0))
+        return
+    import nbdime
+
+    operations = []
+    for entry in nbdime.diff_notebooks(_view(base[b0:b1]), _view(other[o0:o1])):
+        if entry.key == "cells":
+            operations = sorted(entry.diff, key=lambda op: (op.key, op.op != "addrange"))
+    position = o0
+    for op in operations:
+        while len(out.matched) < b0 + op.key:
+            out.matched.append(position)
+            position += 1
+        if op.op == "addrange":
+            out.inserted[b0 + op.key].extend(range(position, position + len(op.valuelist)))
+            position += len(op.valuelist)
+        elif op.op == "removerange":
+            out.matched.extend([None] * op.length)
+        else:  # patch: the same cell, changed
+            out.matched.append(position)
+            position += 1
+    while len(out.matched) < b1:
+        out.matched.append(position)
+        position += 1
+    if position < o1:  # nbdime put the last of them after the stretch's last base cell
+        out.inserted[b1].extend(range(position, o1))
+
+
+def _view(cells: list[Cell]) -> dict:
+    """What nbdime compares: each cell's inputs and id, without outputs (faster, and outputs do
+    not decide which cell is which)."""
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {
+                key: value
+                for key, value in cell.items()
+                if key in ("cell_type", "source", "id", "attachments")
+            }
+            | {"metadata": {}}
+            | ({"outputs": [], "execution_count": None} if cell.get("cell_type") == "code" else {})
+            for cell in cells
+        ],
+    }
+
+
+def _moves(base: list[Cell], other: list[Cell], alignment: Alignment) -> dict[int, int]:
+    """Base cells the side deleted at one place and inserted at another: moves."""
+    new = [index for indices in alignment.inserted.values() for index in indices]
+    by_id = {other[i]["id"]: i for i in new if "id" in other[i]}
+    by_inputs: dict[str, list[int]] = defaultdict(list)
+    for i in new:
+        by_inputs[_digest(inputs(other[i]))].append(i)
+    moves, taken = {}, set()
+    for k, where in enumerate(alignment.matched):
+        if where is not None:
+            continue
+        found = by_id.get(base[k].get("id"))
+        if found is None:
+            candidates = by_inputs.get(_digest(inputs(base[k])), [])
+            found = candidates[0] if len(candidates) == 1 else None
+        if found is not None and found not in taken:
+            moves[k] = found
+            taken.add(found)
+    return moves
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Merged:
+    """The merged cells and what happened to them (0-based positions while merging)."""
+
+    cells: list[Cell] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # positions in the user's notebook
+    conflicted: list[int] = field(default_factory=list)
+    conflicted_ids: list[str] = field(default_factory=list)
+
+    def emit(self, cell: Cell, report: list[int] | None = None) -> None:
+        if report is not None:
+            report.append(len(self.cells))
+        self.cells.append(cell)
+
+    def conflict(self, cell: Cell) -> None:
+        self.conflicted_ids.append(cell.get("id", ""))
+        self.emit(cell, self.conflicted)
+
+
+class CellMerge:
+    """Merges the cell lists of base, local (the user's) and upstream."""
+
+    def __init__(
+        self, base: list[Cell], local: list[Cell], upstream: list[Cell], language: str
+    ) -> None:
+        self.base, self.local, self.upstream, self.language = base, local, upstream, language
+        self.mine = align(base, local)
+        self.theirs = align(base, upstream)
+        self.local_moves = {j: k for k, j in self.mine.moved.items()}
+        self.upstream_moves = {j: k for k, j in self.theirs.moved.items()}
+        # upstream versions already shown beside the user's cells (an earlier merge put them)
+        self.shown = {marker_key(cell) for cell in local if is_marked(cell)}
+        self.out = Merged()
+
+    def run(self) -> Merged:
+        for k in range(len(self.base) + 1):
+            self._insertions(k)
+            if k < len(self.base) and k not in self.mine.moved and k not in self.theirs.moved:
+                self._cell(k)
+        return self.out
+
+    def _insertions(self, k: int) -> None:
+        """The user's new cells before base cell ``k``, then upstream's (those the user does
+        not hold already: a merge done before)."""
+        mine = self.mine.inserted.get(k, [])
+        present = {_digest(inputs(self.local[j])) for j in mine}
+        for j in mine:
+            if j in self.local_moves:
+                self._cell(self.local_moves[j])
+            else:
+                self.out.emit(self.local[j])
+        for j in self.theirs.inserted.get(k, []):
+            if j in self.upstream_moves:
+                if self.upstream_moves[j] not in self.mine.moved:  # the user's move wins
+                    self._cell(self.upstream_moves[j])
+            elif _digest(inputs(self.upstream[j])) not in present:
+                self.out.emit(self.upstream[j], self.out.added)
+
+    def _side(self, alignment: Alignment, cells: list[Cell], k: int) -> Cell | None:
+        where = _position(alignment, k)
+        return None if where is None else cells[where]
+
+    def _cell(self, k: int) -> None:
+        """Base cell ``k`` as the user and upstream left it (SPEC §5 at the scale of a cell)."""
+        base = self.base[k]
+        mine = self._side(self.mine, self.local, k)
+        theirs = self._side(self.theirs, self.upstream, k)
+        if mine is None:
+            if theirs is not None and changed(base, theirs):
+                self._show_upstream(k, theirs, deleted=True)
+            return
+        if theirs is None:
+            if changed(base, mine):
+                self.out.conflict(mine)  # upstream deleted it; the user's work stays
+            else:
+                self.out.removed.append(_position(self.mine, k))
+            return
+        ours, upstreams = changed(base, mine), changed(base, theirs)
+        if upstreams and not ours:
+            self.out.emit(_updated(base, mine, theirs), self.out.updated)
+        elif ours and upstreams and inputs(mine) != inputs(theirs):
+            self.out.conflict(_kept(base, mine, theirs))
+            self._show_upstream(k, theirs, deleted=False)
+        else:
+            self.out.emit(_kept(base, mine, theirs))
+
+    def _show_upstream(self, k: int, theirs: Cell, deleted: bool) -> None:
+        """Upstream's version beside the user's (or where the user deleted it), once."""
+        marked = marked_version(self.base[k], theirs, self.language, deleted)
+        if marker_key(marked) in self.shown:
+            return
+        if deleted:
+            self.out.conflict(marked)
+        else:
+            self.out.emit(marked)
+
+
+def _position(alignment: Alignment, k: int) -> int | None:
+    """Where base cell ``k`` is on that side (None: deleted there)."""
+    where = alignment.matched[k]
+    return alignment.moved.get(k) if where is None else where
+
+
+def _updated(base: Cell, mine: Cell, theirs: Cell) -> Cell:
+    """Upstream's new version of a cell the user did not change: its inputs and outputs (the
+    user's outputs came from the old source), the user's id, metadata merged."""
+    cell = dict(theirs)
+    if "id" in mine:
+        cell["id"] = mine["id"]
+    cell["metadata"] = merge_mapping(base.get("metadata", {}), mine["metadata"], theirs["metadata"])
+    return cell
+
+
+def _kept(base: Cell, mine: Cell, theirs: Cell) -> Cell:
+    """The user's cell with upstream's metadata changes; upstream's outputs only where the user
+    has not run the cell since the base."""
+    cell = dict(mine)
+    cell["metadata"] = merge_mapping(base.get("metadata", {}), mine["metadata"], theirs["metadata"])
+    if cell.get("cell_type") == "code" and _run_state(mine) == _run_state(base):
+        cell["outputs"], cell["execution_count"] = theirs["outputs"], theirs["execution_count"]
+    return cell
+
+
+def _run_state(cell: Cell) -> tuple:
+    return cell.get("outputs"), cell.get("execution_count")
+
+
+def merge_mapping(base: dict, mine: dict, theirs: dict) -> dict:
+    """Key by key: the user's change wins, else upstream's, else the base's value (metadata:
+    kernel, language, widget state, a cell's tags)."""
+    merged = {}
+    for key in dict.fromkeys([*mine, *theirs, *base]):
+        if mine.get(key, _ABSENT) != base.get(key, _ABSENT):
+            value = mine.get(key, _ABSENT)
+        elif theirs.get(key, _ABSENT) != base.get(key, _ABSENT):
+            value = theirs.get(key, _ABSENT)
+        else:
+            value = base.get(key, _ABSENT)
+        if value is not _ABSENT:
+            merged[key] = value
+    return merged
+
+
+_ABSENT = object()
