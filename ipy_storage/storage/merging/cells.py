@@ -45,59 +45,87 @@ class Alignment:
 
 
 def align(base: list[Cell], other: list[Cell]) -> Alignment:
-    """Cells with the same inputs in the same order pair up first (``difflib``, exact, fast);
-    nbdime's notebook diff pairs the rest, each stretch between two such runs on its own (its
-    similarity search compares every cell with every other: 500 cells at once cost 0.3 s)."""
+    """Pair each side's cells with the base's, in order: first the cells with the same id on
+    both sides, or else the same inputs (``difflib``, exact and fast); then, between two such
+    runs, nbdime's notebook diff pairs the rest by content (its similarity search compares every
+    cell with every other: 500 cells at once cost 0.3 s). When the two versions share cell ids,
+    ids are trusted: a cell whose id the other side lacks is new there, or deleted, never paired
+    by content. Versions without ids in common (nbformat 4.4, or ids written anew) pair by
+    content only."""
     from difflib import SequenceMatcher
 
-    keys = SequenceMatcher(
-        None, [_digest(inputs(c)) for c in base], [_digest(inputs(c)) for c in other], False
-    )
-    alignment = Alignment([], defaultdict(list))
+    shared = {c["id"] for c in base if "id" in c} & {c["id"] for c in other if "id" in c}
+    base_keys, other_keys = _keys(base, shared), _keys(other, shared)
+    pairs: list[tuple[int, int]] = []
     b = o = 0
-    for block in keys.get_matching_blocks():
-        _align_stretch(base, other, b, block.a, o, block.b, alignment)
-        alignment.matched.extend(range(block.b, block.b + block.size))
+    for block in SequenceMatcher(None, base_keys, other_keys, False).get_matching_blocks():
+        free_base = [k for k in range(b, block.a) if _free(base[k], shared)]
+        free_other = [j for j in range(o, block.b) if _free(other[j], shared)]
+        if free_base and free_other:
+            pairs += _nbdime_pairs(base, other, free_base, free_other)
+        pairs += [(block.a + i, block.b + i) for i in range(block.size)]
         b, o = block.a + block.size, block.b + block.size
+    alignment = _from_pairs(pairs, len(base), len(other))
     alignment.moved = _moves(base, other, alignment)
     return alignment
 
 
-def _align_stretch(
-    base: list[Cell], other: list[Cell], b0: int, b1: int, o0: int, o1: int, out: Alignment
-) -> None:
-    """Pair base cells ``b0:b1`` with the side's cells ``o0:o1`` by nbdime's diff (its
-    documented add/remove/patch ranges)."""
-    if b0 == b1:
-        out.inserted[b0].extend(range(o0, o1))
-        return
-    if o0 == o1:
-        out.matched.extend([None] * (b1 - b0))
-        return
+def _keys(cells: list[Cell], shared: set[str]) -> list[tuple[str, str]]:
+    return [
+        ("id", c["id"]) if c.get("id") in shared else ("inputs", _digest(inputs(c))) for c in cells
+    ]
+
+
+def _free(cell: Cell, shared: set[str]) -> bool:
+    """Whether a cell may be paired by content: when ids are shared, only one without an id."""
+    return "id" not in cell if shared else True
+
+
+def _nbdime_pairs(
+    base: list[Cell], other: list[Cell], free_base: list[int], free_other: list[int]
+) -> list[tuple[int, int]]:
+    """Which of the given cells nbdime's diff pairs up (read from its documented
+    add/remove/patch ranges over the two lists)."""
     import nbdime
 
     operations = []
-    for entry in nbdime.diff_notebooks(_view(base[b0:b1]), _view(other[o0:o1])):
+    view_a, view_b = _view([base[k] for k in free_base]), _view([other[j] for j in free_other])
+    for entry in nbdime.diff_notebooks(view_a, view_b):
         if entry.key == "cells":
             operations = sorted(entry.diff, key=lambda op: (op.key, op.op != "addrange"))
-    position = o0
+    pairs, a, b = [], 0, 0
     for op in operations:
-        while len(out.matched) < b0 + op.key:
-            out.matched.append(position)
-            position += 1
+        while a < op.key:
+            pairs.append((a, b))
+            a, b = a + 1, b + 1
         if op.op == "addrange":
-            out.inserted[b0 + op.key].extend(range(position, position + len(op.valuelist)))
-            position += len(op.valuelist)
+            b += len(op.valuelist)
         elif op.op == "removerange":
-            out.matched.extend([None] * op.length)
+            a += op.length
         else:  # patch: the same cell, changed
-            out.matched.append(position)
-            position += 1
-    while len(out.matched) < b1:
-        out.matched.append(position)
-        position += 1
-    if position < o1:  # nbdime put the last of them after the stretch's last base cell
-        out.inserted[b1].extend(range(position, o1))
+            pairs.append((a, b))
+            a, b = a + 1, b + 1
+    while a < len(free_base) and b < len(free_other):
+        pairs.append((a, b))
+        a, b = a + 1, b + 1
+    return [(free_base[a], free_other[b]) for a, b in pairs]
+
+
+def _from_pairs(pairs: list[tuple[int, int]], n_base: int, n_other: int) -> Alignment:
+    """The alignment of ordered pairs: each unpaired cell of the side goes before the base cell
+    of the next pair (or at the end)."""
+    alignment = Alignment([None] * n_base, defaultdict(list))
+    for k, j in pairs:
+        alignment.matched[k] = j
+    anchors = iter([*pairs, (n_base, n_other)])
+    anchor = next(anchors)
+    paired = {j for _, j in pairs}
+    for j in range(n_other):
+        while j > anchor[1]:
+            anchor = next(anchors)
+        if j not in paired:
+            alignment.inserted[anchor[0]].append(j)
+    return alignment
 
 
 def _view(cells: list[Cell]) -> dict:
@@ -179,6 +207,10 @@ class CellMerge:
         self.upstream_moves = {j: k for k, j in self.theirs.moved.items()}
         # upstream versions already shown beside the user's cells (an earlier merge put them)
         self.shown = {marker_key(cell) for cell in local if is_marked(cell)}
+        # cells the user has that the base had not: upstream's new cells an earlier merge added
+        # are among them (wherever the user's deletions moved them) and are not added twice
+        new = [local[j] for cells in self.mine.inserted.values() for j in cells]
+        self.held = {_digest(inputs(cell)) for cell in new} | {c["id"] for c in new if "id" in c}
         self.out = Merged()
 
     def run(self) -> Merged:
@@ -190,10 +222,8 @@ class CellMerge:
 
     def _insertions(self, k: int) -> None:
         """The user's new cells before base cell ``k``, then upstream's (those the user does
-        not hold already: a merge done before)."""
-        mine = self.mine.inserted.get(k, [])
-        present = {_digest(inputs(self.local[j])) for j in mine}
-        for j in mine:
+        not hold already)."""
+        for j in self.mine.inserted.get(k, []):
             if j in self.local_moves:
                 self._cell(self.local_moves[j])
             else:
@@ -202,8 +232,11 @@ class CellMerge:
             if j in self.upstream_moves:
                 if self.upstream_moves[j] not in self.mine.moved:  # the user's move wins
                     self._cell(self.upstream_moves[j])
-            elif _digest(inputs(self.upstream[j])) not in present:
+            elif not self._held(self.upstream[j]):
                 self.out.emit(self.upstream[j], self.out.added)
+
+    def _held(self, cell: Cell) -> bool:
+        return cell.get("id") in self.held or _digest(inputs(cell)) in self.held
 
     def _side(self, alignment: Alignment, cells: list[Cell], k: int) -> Cell | None:
         where = _position(alignment, k)

@@ -76,7 +76,7 @@ def read_notebook(data: bytes, side: str) -> dict[str, Any]:
     except NotJSONError:
         raise NotMergeable(f"{side} is not a notebook (not JSON)") from None
     except Exception as error:
-        raise NotMergeable(f"{side} is not a notebook ({_line(error)})") from None
+        raise NotMergeable(f"{side} is not a valid notebook ({_line(error)})") from None
     if notebook.get("nbformat") != 4:
         raise NotMergeable(f"{side} is nbformat {notebook.get('nbformat')}, not 4")
     problem = schema_problem(notebook)
