@@ -348,3 +348,17 @@ def test_the_pristine_store_stops_at_its_bound(tmp_path):
     os.chmod(tmp_path / PRISTINE_NAME / file_digest(source), 0o644)
     (tmp_path / PRISTINE_NAME / file_digest(source)).write_text("tampered")
     assert pristine.base(file_digest(source)) is None  # not what its name says: no base
+
+
+def test_nbdime_and_nbformat_load_only_when_a_notebook_merges():
+    code = (
+        "import sys, time\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "start = time.perf_counter()\n"
+        "ip.run_line_magic('load_ext', 'ipy_storage')\n"
+        "import ipy_storage.storage.merging, ipy_storage.storage.mirror.pristine\n"
+        "print([m for m in ('nbdime', 'nbformat') if m in sys.modules])\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert output.stdout.strip() == "[]", output.stderr[-2000:]
