@@ -45,6 +45,7 @@ lab: $(TEST)
 bench: $(TEST)
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
+	$(PY) benchmarks/bench_merge.py
 
 clean:
 	rm -rf demo-workspace .pytest_cache
