@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test lint lab bench chromium clean
+.PHONY: demo test lint lab bench fuzz chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(TEST)
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
 	$(PY) benchmarks/bench_merge.py
+
+## make fuzz: the generated (Hypothesis) tests with many more examples than make test runs
+fuzz: $(TEST)
+	IPY_STORAGE_FUZZ_EXAMPLES=2000 $(PY) -m pytest tests/test_merging.py -k generated
 
 clean:
 	rm -rf demo-workspace .pytest_cache

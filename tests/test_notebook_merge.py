@@ -362,3 +362,29 @@ def test_nbdime_and_nbformat_load_only_when_a_notebook_merges():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert output.stdout.strip() == "[]", output.stderr[-2000:]
+
+
+def test_storage_show_lists_the_last_pulls_notebook_cells(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import ipy_storage
+
+    teacher = tmp_path / "teacher" / "lesson"
+    upstream = FolderUpstream(tmp_path / "home", teacher, {NOTEBOOK: as_bytes(lesson())})
+    storage = upstream.storage()
+    ws = ipy_storage.workspace()
+    ws.add(storage, name="lesson-show")
+    try:
+        ws.pull("lesson-show")
+        student_runs_and_answers(storage.destination)
+        upstream.change({NOTEBOOK: as_bytes(teacher_fixes_the_typo_and_adds_exercise_2())})
+        ws.pull("lesson-show")
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "ipy_storage")
+
+        card = shell.run_line_magic("storage", "show lesson-show")
+
+        line = "lesson.ipynb: cell 1 updated; cell 6 added"
+        assert line in repr(card) and line in card._repr_html_()
+    finally:
+        ws.remove("lesson-show")
