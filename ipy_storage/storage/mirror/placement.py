@@ -56,7 +56,7 @@ class Placer:
         self.result = result
         self.placed = placed  # progress: (files to place, the one just placed)
         self.journal = Journal(destination)
-        self.pristine = Pristine(destination)  # what was pulled, the base of later merges
+        self.pristine = Pristine(destination, manifest)  # what was pulled: later merges' base
         self.folders: dict[str, bool] = {"": created}  # ready folder → made by this pull
 
     # -- deletions ----------------------------------------------------------------------------

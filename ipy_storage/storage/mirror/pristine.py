@@ -2,11 +2,17 @@
 (SPEC §5): the pristine store, and the merge step of a pull.
 
 **The store** (``.ipy_storage_pristine/`` in the destination, hidden like the manifest) holds a
-copy of each text file and notebook the mirror placed, named by the digest the manifest keeps
-for that file (its ``local`` entry). The manifest is the store's index: a copy lives as long as
-a manifest entry names it, and the pull that leaves one unnamed removes it. Copies are written
-under a temporary name and renamed, so each is whole or absent; a name is its content's digest,
-so a copy is never mistaken for another version, and it is checked again when read.
+copy of each text file and notebook the mirror placed, named by the digest and size the
+manifest keeps for that file (its ``local`` entry). The manifest is the store's index: a copy
+no manifest entry names is an old version, removed when room is needed.
+Copies are written under a temporary name and renamed, so each is whole or absent; a name is
+its content's digest, so a copy is never mistaken for another version, and it is checked again
+when read. The store's size is the sum of the sizes in its names: one listing, no ``stat``,
+made by a pull that adds a copy. Old versions stay until the store reaches its bound; then the
+copies no manifest entry names are removed first (the manifest is the index, so nothing else
+needs bookkeeping, and a pull that only updates a few files pays for no clean-up).
+Copies are real copies, not hard links: Jupyter saves a notebook by rewriting the file in place,
+which would change a linked copy with it.
 
 What is kept, and the bound: files up to ``FILE_LIMIT`` (8 MiB, the size up to which the
 mirror hashes what it writes) whose first 8,000 bytes hold no NUL byte (git's test for text; a
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..merging import merge_file
-from .manifest import HASH_LIMIT, Copy, Manifest, content_digest
+from .manifest import BLOCK, HASH_LIMIT, Copy, Manifest, content_digest
 
 if TYPE_CHECKING:
     from .keep_work import Download
@@ -45,63 +51,84 @@ SNIFF = 8000  # bytes looked at for a NUL, as git does
 PARTIAL = ".partial-"  # a copy being written
 
 
+def blob_name(copy: Copy) -> str:
+    """A kept version's name: the manifest's digest of it, and its size (so the store's size is
+    read from one listing of names, without a ``stat`` each)."""
+    return f"{copy.digest}.{copy.size}"
+
+
 def has_base(destination: Path, copy: Copy) -> bool:
     """Whether the store holds the version of a file the manifest says was pulled last."""
-    return bool(copy.digest) and os.path.isfile(destination / PRISTINE_NAME / copy.digest)
+    return bool(copy.digest) and os.path.isfile(destination / PRISTINE_NAME / blob_name(copy))
 
 
 class Pristine:
     """The pristine copies of one destination, as one pull sees them."""
 
-    def __init__(self, destination: Path) -> None:
+    def __init__(self, destination: Path, manifest: Manifest) -> None:
         self.folder = destination / PRISTINE_NAME
+        self.manifest = manifest
         self.used: int | None = None  # bytes held, counted when the pull first writes
-        self.written = False
+        self.pruned = False
 
     def keep(self, temporary: str, copy: Copy) -> None:
-        """Keep a copy of a file about to be placed (``temporary``), if it qualifies."""
-        if not copy.digest or copy.size > FILE_LIMIT:
+        """Keep a copy of a file about to be placed (``temporary``), if it qualifies: read once
+        (it was just written: the page cache has it), written once, renamed into place."""
+        if not copy.digest or copy.size > FILE_LIMIT or not self._room(copy.size):
             return
-        target = self.folder / copy.digest
-        if target.exists():
-            return
-        if self.used is None:
-            self.used = self._count()
-        if self.used + copy.size > STORE_LIMIT or not _is_text(temporary):
-            return
-        partial = self.folder / f"{PARTIAL}{copy.digest}"
-        shutil.copyfile(temporary, partial)
-        os.replace(partial, target)
-        self.used += copy.size
-        self.written = True
-
-    def base(self, digest: str) -> bytes | None:
-        """The pulled version named ``digest``; None when absent or not what its name says."""
+        handle = os.open(temporary, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            data = (self.folder / digest).read_bytes()
+            data = os.read(handle, SNIFF)
+            if b"\0" in data:
+                return  # binary: never merged, not kept
+            if len(data) == SNIFF:
+                data += b"".join(iter(lambda: os.read(handle, BLOCK), b""))
+        finally:
+            os.close(handle)
+        name = blob_name(copy)
+        partial = f"{self.folder}/{PARTIAL}{name}"
+        out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view) :]
+        finally:
+            os.close(out)
+        os.replace(partial, f"{self.folder}/{name}")
+        self.used = (self.used or 0) + copy.size
+
+    def base(self, copy: Copy) -> bytes | None:
+        """The pulled version ``copy`` names; None when absent or not what its name says."""
+        try:
+            data = (self.folder / blob_name(copy)).read_bytes()
         except OSError:
             return None
-        return data if content_digest(data) == digest else None
+        return data if content_digest(data) == copy.digest else None
 
-    def prune(self, manifest: Manifest, changed: bool) -> None:
-        """After a pull that changed something: remove the copies no manifest entry names (and
-        any a killed pull left half-written)."""
-        if not (changed or self.written) or not self.folder.is_dir():
-            return
-        named = {Copy.decode(text).digest for text in manifest.local.values()}
-        for entry in os.scandir(self.folder):
-            if entry.name not in named:
-                os.unlink(entry.path)
+    def _room(self, size: int) -> bool:
+        """Whether ``size`` more bytes fit; the first time they do not, the copies no manifest
+        entry names any more (older versions, a killed pull's half-written ones) go first."""
+        if self.used is None:
+            self.folder.mkdir(exist_ok=True)
+            self.used = self._count()
+        if self.used + size <= STORE_LIMIT:
+            return True
+        if not self.pruned:
+            self.pruned = True
+            named = {blob_name(Copy.decode(text)) for text in self.manifest.local.values()}
+            for name in os.listdir(self.folder):
+                if name not in named:
+                    os.unlink(self.folder / name)
+            self.used = self._count()
+        return self.used + size <= STORE_LIMIT
 
     def _count(self) -> int:
-        """Bytes held now (one listing of the store, made when a pull first adds to it)."""
-        self.folder.mkdir(exist_ok=True)
-        return sum(entry.stat().st_size for entry in os.scandir(self.folder))
-
-
-def _is_text(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return b"\0" not in handle.read(SNIFF)
+        """Bytes held, from the names: one listing, no ``stat``."""
+        return sum(
+            int(name.rpartition(".")[2])
+            for name in os.listdir(self.folder)
+            if not name.startswith(PARTIAL)
+        )
 
 
 def merge_download(placer: Placer, download: Download, temporary: str, written: Copy) -> None:
@@ -118,7 +145,7 @@ def merge_download(placer: Placer, download: Download, temporary: str, written: 
     ):
         result.kept_local.append(rel)  # changed while the pull ran: the user's, as it is now
         return
-    base = placer.pristine.base(download.seen_digest)
+    base = placer.pristine.base(placer.manifest.copy(rel))
     placer.pristine.keep(temporary, written)  # the base of the next merge
     placer.manifest.record(rel, download.identity, written._replace(mtime_ns=-1, ino=-1))
     if base is None:

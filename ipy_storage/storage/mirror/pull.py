@@ -58,9 +58,7 @@ def pull_mirror(
         if manifest.changes:
             manifest.settle(settled_folders(destination, listing, manifest.folders))
     finally:
-        changed = bool(manifest.changes)
         manifest.save(destination, url)
-        placer.pristine.prune(manifest, changed)
         discard_staging(destination)
 
     report("done", total, total, result.bytes_transferred, result.summary())
