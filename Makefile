@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test lint lab bench fuzz chromium clean
+.PHONY: demo test test-fast typecheck lint lab bench fuzz chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,20 @@ $(TEST): pyproject.toml | $(PY)
 demo: $(BASE)
 	$(PY) -m ipy_storage demo --workspace demo-workspace
 
-## make test: lint, then the whole suite against real servers, a real kernel and a real browser
-test: lint chromium
+## make test: lint and typecheck, then the whole suite against real servers, a real kernel and a
+## real browser
+test: lint typecheck chromium
 	$(PY) -m pytest
+
+## make test-fast: the suite without kernels, browsers, servers, Prefect or kill loops (under a
+## minute); tests/conftest.py marks tests by the fixtures they use
+FAST := not (kernel or browser or server or s3 or prefect or slow)
+test-fast: $(TEST)
+	$(PY) -m pytest -m "$(FAST)"
+
+## make typecheck: mypy on the package (configured in pyproject.toml)
+typecheck: $(TEST)
+	$(PY) -m mypy
 
 lint: $(TEST)
 	$(PY) -m ruff check ipy_storage tests benchmarks

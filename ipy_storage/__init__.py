@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .storage import renderers as _renderers
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -31,6 +33,14 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+def _load_display() -> None:
+    """Storages and pull results are drawn by the display package, imported when first drawn."""
+    importlib.import_module("ipy_storage.display")
+
+
+_renderers.set_loader(_load_display)
 
 
 def __getattr__(name: str) -> Any:

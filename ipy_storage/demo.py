@@ -99,9 +99,8 @@ def fresh_workspace(workspace: str | Path) -> Path:
 
 def run(workspace: str | Path, out=print) -> None:
     """Pull the demo sources, edit a file, let upstream move on, pull again; report each step."""
-    from .display import PullReport
+    from .display import PullReport, relative_destination, step_text
     from .storage import RemoteStorage
-    from .storage.render import relative_destination, step_text
     from .workspaces import Workspace
 
     base = fresh_workspace(workspace)

@@ -7,8 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from .storage.errors import StoragePullError
-from .storage.render import one_line
+from .storage.errors import StoragePullError, error_line
 from .storage.result import PullResult
 
 
@@ -42,5 +41,5 @@ def reload_changed_modules(name: str, result: PullResult) -> None:
             importlib.reload(module)
         except Exception as error:
             raise StoragePullError(
-                f"Pulled {name!r}, but reloading module {module_name} failed: {one_line(error)}"
+                f"Pulled {name!r}, but reloading module {module_name} failed: {error_line(error)}"
             ) from error

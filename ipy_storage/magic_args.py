@@ -5,17 +5,17 @@ failing as one ``UsageError`` line in the magic's words."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.utils.process import arg_split
 
-from .sources import YEAR, key_env, key_value
+from .sources import key_env, key_value
 from .storage.errors import StorageError
+from .storage.intervals import LONGEST_PULL_INTERVAL, is_pull_interval
 from .storage.secrets import Secret
 
 # The most values a %%storage cell may describe: a pull section is a few steps, while a few
@@ -61,7 +61,7 @@ Every subcommand and option:
 class MagicParser(MagicArgumentParser):
     """Argparse errors become one-line UsageErrors that name the subcommand."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"%{self.prog}: {message} (see %storage? for help)")
 
     def parse_line(self, line: str) -> argparse.Namespace:
@@ -227,12 +227,12 @@ Example:
 
 def seconds(value: float | None, command: str) -> float | None:
     """``--interval`` as a timer can use it: above 0, finite, at most a year."""
-    if value is None or (math.isfinite(value) and 0 < value <= YEAR):
+    if value is None or is_pull_interval(value):
         return value
     hint = "; use --once or %storage pull" if command == "add" else ""
     raise UsageError(
         f"%storage {command}: --interval must be a positive number of seconds, at most "
-        f"{YEAR} (a year){hint}"
+        f"{LONGEST_PULL_INTERVAL} (a year){hint}"
     )
 
 

@@ -2,7 +2,7 @@
 
 Every user mistake ends as a one-line ``UsageError`` (IPython shows those without a traceback):
 argparse errors through ``MagicArgumentParser.error``, storage errors from the core through
-``one_line``, and whatever a library says about a typed path or URL the same way. Messages speak
+``error_line``, and whatever a library says about a typed path or URL the same way. Messages speak
 the magic's language (``--interval``, ``%storage pull``), not Python's.
 """
 
@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
@@ -30,13 +30,18 @@ from .magic_args import (
     seconds,
     steps_from_text,
 )
-from .storage.errors import StorageError
-from .storage.render import one_line
+from .storage.errors import StorageError, error_line
+from .storage.intervals import DEFAULT_PULL_INTERVAL
+from .storage.step_warnings import shown_every_time
 from .workspaces import Workspace
 from .workspaces import workspace as default_workspace
 
 _PARSER, _COMMANDS = build_parser()
 _CELL_PARSER = cell_parser()
+# IPython types ``cell_magic`` as "a decorator, or a factory of one"; given a name it is the latter.
+_storage_cell_magic = cast(
+    "Callable[[Callable[..., Any]], Callable[..., Any]]", cell_magic("storage")
+)
 
 
 @magics_class
@@ -44,7 +49,7 @@ class StorageMagics(Magics, Configurable):
     """The ``%storage`` magics over a workspace (the session's default unless given)."""
 
     default_interval = Float(
-        60.0,
+        float(DEFAULT_PULL_INTERVAL),
         help="Pull interval (seconds) of storages added with %storage add without --interval or --once.",
     ).tag(config=True)
     show_progress = Bool(
@@ -66,7 +71,7 @@ class StorageMagics(Magics, Configurable):
 
     storage.__doc__ = line_help(_PARSER, _COMMANDS)
 
-    @cell_magic("storage")
+    @_storage_cell_magic
     @no_var_expand
     def storage_cell(self, line: str, cell: str) -> list:
         args = _CELL_PARSER.parse_line(line)
@@ -76,7 +81,7 @@ class StorageMagics(Magics, Configurable):
         with _one_line_errors("%%storage"):
             steps = from_pull_step(steps_from_text(cell))
             storages = [self.workspace.add(storage) for storage in as_list(steps)]
-            names = [self.workspace.name_of(storage) for storage in storages]
+            names = self._names_of(storages)
             if args.pull:
                 self._pull_and_report(names, reset=False, command="%%storage --pull", always=True)
             return StorageList(storages, storage_table(self.workspace, names))
@@ -104,8 +109,13 @@ class StorageMagics(Magics, Configurable):
             **options,
         )
         if args.pull:
-            self._pull_added(self.workspace.name_of(storage))
+            for name in self._names_of([storage]):
+                self._pull_added(name)
         return storage
+
+    def _names_of(self, storages: list[Any]) -> list[str]:
+        """The workspace names of storages just added (one removed meanwhile is left out)."""
+        return [name for storage in storages if (name := self.workspace.name_of(storage))]
 
     def _pull_added(self, name: str) -> None:
         from IPython.display import display
@@ -118,7 +128,7 @@ class StorageMagics(Magics, Configurable):
             )
         except StorageError as error:
             raise UsageError(
-                f"{one_line(error)} ({name!r} stays added: %storage pull {name} to try again, "
+                f"{error_line(error)} ({name!r} stays added: %storage pull {name} to try again, "
                 f"%storage remove {name} to drop it)"
             ) from None
 
@@ -190,7 +200,8 @@ class StorageMagics(Magics, Configurable):
         from .display import PullStep, PullStepList
 
         names = args.names or list(self.workspace)
-        steps = [self.workspace[name].to_pull_step() for name in names]
+        with shown_every_time():
+            steps = [self.workspace[name].to_pull_step() for name in names]
         fmt = args.format or "yaml"
         return PullStep(steps[0], fmt) if len(args.names) == 1 else PullStepList(steps, fmt)
 
@@ -222,9 +233,9 @@ def _one_line_errors(command: str) -> Iterator[None]:
     try:
         yield
     except StorageError as error:
-        raise UsageError(one_line(error)) from None
+        raise UsageError(error_line(error)) from None
     except (ValueError, OSError, RuntimeError) as error:
-        raise UsageError(f"{command}: {one_line(error)}") from None
+        raise UsageError(f"{command}: {error_line(error)}") from None
 
 
 def load_ipython_extension(ipython: Any) -> None:

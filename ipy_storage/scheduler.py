@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from .storage.intervals import LONGEST_PULL_INTERVAL
+
 MAX_BACKOFF = 600.0
 # The longest single wait: a year. Longer (or infinite) intervals wait a year at a time, because
 # ``Event.wait`` and ``datetime + timedelta`` overflow far below ``float('inf')``.
-LONGEST_WAIT = 365 * 24 * 3600.0
+LONGEST_WAIT = float(LONGEST_PULL_INTERVAL)
 _log = logging.getLogger(__name__)
 _running: set[Watcher] = set()
 _running_lock = threading.Lock()

@@ -1,5 +1,5 @@
 """What a notebook user types, checked when it is added (SPEC §6.1, §6.3, §6.4): a source string
-with its options, a pull interval, a base folder, ``KEY=VALUE`` settings.
+with its options, a base folder, ``KEY=VALUE`` settings (the interval rule is the core's).
 
 The core's factory stays Prefect's (it accepts any path, as Prefect does); these checks are the
 workspace's, so that a typo fails at add time with the fix, not at the first pull.
@@ -8,52 +8,34 @@ workspace's, so that a typo fails at add time with the fix, not at the first pul
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from .storage.base import StorageBase
-from .storage.errors import StorageConfigError
+from .storage.errors import StorageConfigError, short
 from .storage.factory import build_storage, classify_source, scheme_of
 from .storage.git import GitRepository
+from .storage.intervals import DEFAULT_PULL_INTERVAL
 from .storage.local import LocalStorage
-from .storage.render import short
 from .storage.secrets import Secret, redact
 
-YEAR = 365 * 24 * 3600
-UNSET: Any = object()
 _HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?::\d+)?")
 _SCP_LIKE = re.compile(r"^[^/]+@[^/]+:")
-
-
-def check_interval(value: Any, what: str = "pull_interval") -> float | None:
-    """A timer interval a thread can sleep: a finite number of seconds above 0, at most a year
-    (None: no timer)."""
-    if value is None:
-        return None
-    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    if number is None or not math.isfinite(number) or not 0 < number <= YEAR:
-        raise StorageConfigError(
-            f"Invalid {what} {short(value)}: give a number of seconds above 0 and at most "
-            f"{YEAR} (a year), or None for no timer."
-        )
-    return value
 
 
 def storage_from_source(
     source: str,
     name: str | None = None,
-    pull_interval: float | None = UNSET,
+    pull_interval: float | None = DEFAULT_PULL_INTERVAL,
     settings: dict[str, Any] | None = None,
     **git_options: Any,
 ) -> StorageBase:
     """The storage ``create_storage_from_source`` picks for ``source``, with ``name`` as its
     folder and the options its kind takes, after the checks a typo deserves."""
     storage_class, argument = classify_source(source)
-    interval = 60 if pull_interval is UNSET else check_interval(pull_interval)
     storage = build_storage(
-        source, storage_class, argument, interval, name=name, settings=settings, **git_options
+        source, storage_class, argument, pull_interval, name=name, settings=settings, **git_options
     )
     _check_reachable(source, storage_class, argument)
     return storage

@@ -22,25 +22,20 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .sources import YEAR, settings_from_text
-from .storage.errors import StorageConfigError
+from .display import card_html, relative_destination, result_body_html, status_text
+from .display.styles import ERROR, muted
+from .sources import settings_from_text
+from .storage.errors import StorageConfigError, error_line
 from .storage.factory import classify_source
 from .storage.git import GitRepository, default_name
+from .storage.intervals import DEFAULT_PULL_INTERVAL, LONGEST_PULL_INTERVAL
 from .storage.local import LocalStorage
 from .storage.remote import RemoteStorage
-from .storage.render import (
-    card_html,
-    one_line,
-    relative_destination,
-    result_body_html,
-    status_text,
-)
 from .storage.result import Progress, PullResult
 from .storage.secrets import Secret
 from .workspaces import Workspace
 from .workspaces import workspace as default_workspace
 
-_ERROR = "color:var(--jp-error-color1,#b32424)"
 _LABEL_WIDTH = {"description_width": "6em"}
 _LOG_LINES = 50
 _KIND_LABELS = {GitRepository: "git repository", RemoteStorage: "remote (fsspec)"}
@@ -81,7 +76,8 @@ class StorageForm(widgets.VBox):
         self.kind = widgets.HTML(layout={"margin": "0 0 0 1em"})
         self.name = _field(widgets.Text, "Name", "22em", placeholder="optional: the folder name")
         self.interval = _field(
-            widgets.BoundedIntText, "Interval s", "14em", value=60, min=0, max=int(YEAR),
+            widgets.BoundedIntText, "Interval s", "14em", value=DEFAULT_PULL_INTERVAL, min=0,
+            max=LONGEST_PULL_INTERVAL,
             tooltip="seconds between timed pulls (Watch); 0 = no timer",
         )  # fmt: skip
         self.branch = _field(widgets.Text, "Branch", "22em", placeholder="default branch")
@@ -167,7 +163,7 @@ class StorageForm(widgets.VBox):
         label = _KIND_LABELS.get(kind, "local folder") if kind else ""
         if kind is LocalStorage and not _is_folder(self.source.value):
             label = "local folder (not found here)"
-        self.kind.value = f"<span style='color:var(--jp-content-font-color2,#666)'>{label}</span>"
+        self.kind.value = muted(label)
 
     def _source_options(self, kind: type | None, token: str, name: str | None) -> dict[str, Any]:
         """The options of the visible fields only (a hidden field may hold a stale value)."""
@@ -271,7 +267,7 @@ class StorageForm(widgets.VBox):
             self._show_error(error)
 
     def _show_error(self, error: BaseException) -> None:
-        self.status.value = f"<span style='{_ERROR}'>{html.escape(one_line(error))}</span>"
+        self.status.value = f"<span style='{ERROR}'>{html.escape(error_line(error))}</span>"
 
     def _show_result(self, name: str, result: PullResult) -> None:
         headline = html.escape(f"{name}: {result.summary()} ({result.duration:.2f}s)")
@@ -344,7 +340,7 @@ class StorageForm(widgets.VBox):
                 self._last_pulls.pop(name, None)
             elif new_pull:
                 self._last_pulls[name] = status["last_pull"]
-        if new_pull:
+        if new_pull and status is not None:
             failed = "failed (the status line says why)" if name == self.storages.value else None
             error = status["last_error"]
             outcome = (failed or f"failed: {error}") if error else status["last_result"].summary()

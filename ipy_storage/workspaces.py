@@ -2,33 +2,36 @@
 
 The workspace holds no storage logic: it names storages, serialises pulls of one destination
 within the process (the core adds a file lock across processes), keeps the last outcome of every
-pull, and hands timed pulls to :mod:`ipy_storage.scheduler`. Magics and the form both go through
-``workspace()``, the session's default instance.
+pull (:mod:`ipy_storage.status`), and hands timed pulls to :mod:`ipy_storage.scheduler`. Magics
+and the form both go through ``workspace()``, the session's default instance. A storage does not
+know which workspace holds it: ``where_held`` asks the workspaces.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .imports import put_on_sys_path, reload_changed_modules, take_off_sys_path
 from .scheduler import Watcher
-from .sources import base_folder, check_interval, storage_from_source
+from .sources import base_folder, storage_from_source
+from .status import Entry, Listeners, PullOutcome, StatusListener, status
+from .storage import renderers
 from .storage.base import StorageBase
-from .storage.errors import StorageConfigError, StorageError
-from .storage.render import one_line
+from .storage.errors import StorageConfigError, StorageError, error_line
+from .storage.intervals import check_pull_interval
 from .storage.result import ProgressCallback, PullResult
 
-StatusListener = Callable[[str, "dict[str, Any] | None"], None]
-_log = logging.getLogger(__name__)
 _default: Workspace | None = None
 _default_lock = threading.Lock()
+# Every live workspace, so that a storage's card can show the one holding it; registering takes
+# this lock so that no storage is held by two.
+_workspaces: weakref.WeakSet[Workspace] = weakref.WeakSet()
+_holding_lock = threading.RLock()
 
 
 def workspace() -> Workspace:
@@ -40,6 +43,28 @@ def workspace() -> Workspace:
         return _default
 
 
+def where_held(storage: StorageBase) -> tuple[str, dict[str, Any]] | None:
+    """The name and status this very storage object has in the workspace that holds it."""
+    holder = _holder(storage)
+    if holder is None:
+        return None
+    ws, name = holder
+    try:
+        return name, ws.status(name)[name]
+    except StorageConfigError:  # removed meanwhile
+        return None
+
+
+def _holder(storage: StorageBase) -> tuple[Workspace, str] | None:
+    with _holding_lock:
+        workspaces = list(_workspaces)
+    for ws in workspaces:
+        name = ws.name_of(storage)
+        if name is not None:
+            return ws, name
+    return None
+
+
 class UnknownStorageError(StorageConfigError, KeyError):
     """No storage of that name in the workspace (a KeyError too, for ``ws[name]``)."""
 
@@ -47,50 +72,18 @@ class UnknownStorageError(StorageConfigError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-@dataclass(eq=False)
-class _Entry:
-    """One registered storage: what the workspace knows of it. The storage carries its entry as
-    ``storage.workspace_entry``, so its card shows this workspace's status."""
-
-    name: str
-    storage: StorageBase
-    workspace: Workspace
-    importable: bool = False
-    reload: bool = False
-    last_pull: datetime | None = None
-    last_result: PullResult | None = None
-    last_error: str | None = None
-    failures: int = 0
-
-    def status(self) -> dict[str, Any] | None:
-        """This storage's ``Workspace.status()`` entry; None once it was removed."""
-        return self.workspace._status_of(self)
-
-
-@dataclass
-class PullOutcome:
-    """How one storage's pull of a multi-pull ended: its result, or its error."""
-
-    name: str
-    result: PullResult | None = None
-    exception: StorageError | None = None
-
-    @property
-    def error(self) -> str | None:
-        """The error as one line, without secrets."""
-        return one_line(self.exception) if self.exception is not None else None
-
-
 class Workspace:
     """Named storages pulled under one base path (default: the kernel's working directory)."""
 
     def __init__(self, base_path: str | Path | None = None) -> None:
         self._base_path = base_folder(base_path) if base_path is not None else Path.cwd()
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._watchers: dict[str, Watcher] = {}
         self._pull_locks: dict[Path, threading.Lock] = {}
-        self._listeners: list[StatusListener] = []
+        self._listeners = Listeners()
         self._lock = threading.RLock()
+        with _holding_lock:
+            _workspaces.add(self)
 
     # -- registry -------------------------------------------------------------------------
     @property
@@ -130,7 +123,7 @@ class Workspace:
                 f"Cannot add {type(storage_or_source).__name__}: give a source string or an ipy_storage storage."
             )
         handle = name or storage.destination.name
-        with self._lock:
+        with _holding_lock, self._lock:
             storage = self._register(handle, storage, importable, reload)
         if importable:
             put_on_sys_path(storage.destination)
@@ -140,10 +133,10 @@ class Workspace:
     def _register(
         self, handle: str, storage: StorageBase, importable: bool, reload: bool
     ) -> StorageBase:
-        held = storage.workspace_entry
-        if held is not None and self._entries.get(handle) is not held:
+        held = _holder(storage)
+        if held is not None and held != (self, handle):
             raise StorageConfigError(
-                f"This storage is already in a workspace as {held.name!r}: add it once, or build "
+                f"This storage is already in a workspace as {held[1]!r}: add it once, or build "
                 "another storage object for a second folder."
             )
         if held is None:
@@ -162,9 +155,7 @@ class Workspace:
                     f"{handle!r} would pull into {storage.destination}, which {other!r} already uses: "
                     "give it another name."
                 )
-        entry = _Entry(handle, storage, self, importable, reload)
-        self._entries[handle] = entry
-        storage.workspace_entry = entry
+        self._entries[handle] = Entry(handle, storage, importable, reload)
         return storage
 
     def remove(self, name: str) -> None:
@@ -173,7 +164,6 @@ class Workspace:
             entry = self._entry(name)
             self._stop_watcher(name)
             del self._entries[name]
-            entry.storage.workspace_entry = None
         if entry.importable:
             take_off_sys_path(entry.storage.destination)
         self._notify(name)
@@ -187,8 +177,8 @@ class Workspace:
 
     def name_of(self, storage: StorageBase) -> str | None:
         """The name this very storage object is registered under here, if any."""
-        entry = storage.workspace_entry
-        return entry.name if entry is not None and self._entries.get(entry.name) is entry else None
+        entries = list(self._entries.values())
+        return next((entry.name for entry in entries if entry.storage is storage), None)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -199,7 +189,7 @@ class Workspace:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _entry(self, name: str) -> _Entry:
+    def _entry(self, name: str) -> Entry:
         entry = self._entries.get(name)
         if entry is None:
             known = ", ".join(self._entries) or "none yet"
@@ -209,6 +199,14 @@ class Workspace:
         return entry
 
     # -- pulling --------------------------------------------------------------------------
+    @overload
+    def pull(
+        self, name: str, /, *, reset: bool = ..., progress: ProgressCallback | None = ...
+    ) -> PullResult: ...
+    @overload
+    def pull(
+        self, *names: str, reset: bool = ..., progress: ProgressCallback | None = ...
+    ) -> PullResult | list[PullResult]: ...
     def pull(
         self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
     ) -> PullResult | list[PullResult]:
@@ -221,7 +219,7 @@ class Workspace:
         failed = [outcome.exception for outcome in outcomes if outcome.exception is not None]
         if failed:
             raise failed[0]
-        return [outcome.result for outcome in outcomes]
+        return [outcome.result for outcome in outcomes if outcome.result is not None]
 
     def pull_each(
         self, *names: str, reset: bool = False, progress: ProgressCallback | None = None
@@ -252,7 +250,7 @@ class Workspace:
                 if entry.reload:
                     reload_changed_modules(name, result)
         except Exception as error:
-            self._record(name, entry, error=one_line(error))
+            self._record(name, entry, error=error_line(error))
             raise
         result.storage = name  # reports speak of the workspace's names
         self._record(name, entry, result=result)
@@ -263,14 +261,10 @@ class Workspace:
             return self._pull_locks.setdefault(destination, threading.Lock())
 
     def _record(
-        self, name: str, entry: _Entry, result: PullResult | None = None, error: str | None = None
+        self, name: str, entry: Entry, result: PullResult | None = None, error: str | None = None
     ) -> None:
         with self._lock:
-            entry.last_pull = datetime.now().astimezone()
-            if error is None:
-                entry.last_result, entry.last_error, entry.failures = result, None, 0
-            else:
-                entry.last_error, entry.failures = error, entry.failures + 1
+            entry.record(result, error)
         self._notify(name)
 
     # -- timers ---------------------------------------------------------------------------
@@ -278,16 +272,14 @@ class Workspace:
         """Pull ``name`` now and then every ``interval`` seconds (default: its ``pull_interval``) on
         a background thread; failures back off and never stop the timer."""
         entry = self._entry(name)
-        if interval is None and entry.storage.pull_interval is None:
+        seconds = entry.storage.pull_interval if interval is None else interval
+        if seconds is None:
             raise StorageConfigError(
                 f"{name!r} is a one-time sync (pull_interval=None): give an interval, e.g. watch({name!r}, interval=60)."
             )
-        interval = check_interval(
-            entry.storage.pull_interval if interval is None else interval, "interval"
-        )
         watcher = Watcher(
             name,
-            interval,
+            check_pull_interval(seconds, "interval"),
             pull=lambda: self._pull_one(name),
             failures=lambda: entry.failures,
             on_change=lambda: self._notify(name),
@@ -319,56 +311,28 @@ class Workspace:
         return {name: self._status(name) for name in (names or self)}
 
     def _status(self, name: str) -> dict[str, Any]:
-        return self._status_of(self._entry(name))
-
-    def _status_of(self, entry: _Entry) -> dict[str, Any] | None:
         with self._lock:
-            name = entry.name
-            if self._entries.get(name) is not entry:
-                return None
-            watcher = self._watchers.get(name)
-            watching = watcher is not None and watcher.running
-            return {
-                "watching": watching,
-                "interval": watcher.interval if watching else entry.storage.pull_interval,
-                "last_pull": entry.last_pull,
-                "last_result": entry.last_result,
-                "last_error": entry.last_error,
-                "failures": entry.failures,
-                "next_pull": watcher.next_pull if watching else None,
-            }
+            return status(self._entry(name), self._watchers.get(name))
 
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener(name, status)`` after every change (status None once removed); it may
         run on a timer thread."""
-        with self._lock:
-            self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def remove_listener(self, listener: StatusListener) -> None:
-        with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+        self._listeners.remove(listener)
 
     def _notify(self, name: str) -> None:
         with self._lock:
-            listeners = list(self._listeners)
-            status = self._status(name) if name in self._entries else None
-        for listener in listeners:
-            try:
-                listener(name, status)
-            except Exception:  # a broken listener must not break pulls or print from a thread
-                _log.debug("status listener failed for %s", name, exc_info=True)
+            current = self._status(name) if name in self._entries else None
+        self._listeners.tell(name, current)
 
-    # -- display --------------------------------------------------------------------------
+    # -- display (drawn by ipy_storage.display, see ipy_storage.storage.renderers) ----------
     def __repr__(self) -> str:
-        from .display import storage_table
+        return renderers.text(self) or f"Workspace({str(self._base_path)!r}: {', '.join(self)})"
 
-        return storage_table(self).text()
-
-    def _repr_html_(self) -> str:
-        from .display import storage_table
-
-        return storage_table(self).html()
+    def _repr_html_(self) -> str | None:
+        return renderers.html(self)
 
 
 def _same(registered: StorageBase, new: StorageBase) -> bool:

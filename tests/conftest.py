@@ -1,4 +1,8 @@
-"""Test session set-up: each fixture family lives in its own plugin module under tests/fixtures."""
+"""Test session set-up: each fixture family lives in its own plugin module under tests/fixtures.
+
+A test is as slow as what it uses, so the markers that ``make test-fast`` deselects follow the
+fixtures: a new test that asks for a server, a kernel, a browser or Prefect is marked by that.
+"""
 
 import pytest
 
@@ -8,6 +12,24 @@ pytest_plugins = [
     "tests.fixtures.notebook",
     "tests.fixtures.browser",
 ]
+
+
+# fixture (or one it depends on) → the markers of every test that uses it
+MARKERS_OF_FIXTURES = {
+    "_git_http_server_session": ("server",),
+    "_git_https_server_session": ("server",),
+    "s3_endpoint": ("server", "s3"),
+    "kernel": ("kernel",),
+    "jupyterlab": ("server", "browser"),
+    "prefect_run": ("prefect",),
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in set(item.fixturenames) & MARKERS_OF_FIXTURES.keys():
+            for marker in MARKERS_OF_FIXTURES[fixture]:
+                item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ def _demo(workspace) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_demo_reports_what_was_pulled_where_what_changed_and_the_pull_section(tmp_path):
     for _ in range(2):
         run = _demo(tmp_path / "ws")

@@ -21,7 +21,7 @@ from tests.fixtures.interrupted_pull import (
 )
 from tests.helpers import text_tree
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 FIVE_LINES = "line 1\nline 2\nline 3\nline 4\nline 5\n"
 V1 = {

@@ -754,3 +754,17 @@ def test_async_pull_code(make_repo, tmp_path):
     source = make_repo({"a.py": "a\n"})
     result = asyncio.run(storage(source.url, tmp_path).pull_code())
     assert result.added == ["a.py"]
+
+
+def test_a_folder_made_with_git_init_and_the_right_origin_is_filled(make_repo, tmp_path):
+    """No commit to compare with: upstream's files are written, the user's own stay (found by
+    mypy: this path once handed None where the snapshot's changes belong)."""
+    repo = make_repo({"a.txt": "a\n"})
+    dest = tmp_path / "ws" / "r"
+    dest.mkdir(parents=True)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "remote", "add", "origin", repo.url)
+    (dest / "mine.txt").write_text("mine\n")
+    result = storage(repo.url, tmp_path / "ws", name="r").pull()
+    assert (dest / "a.txt").read_text() == "a\n" and (dest / "mine.txt").read_text() == "mine\n"
+    assert result.revision == repo.head()

@@ -37,6 +37,7 @@ def test_a_stale_git_lock_never_blocks_pulls(make_repo, tmp_path, lock):
     assert not (repo.destination / ".git" / lock).exists()
 
 
+@pytest.mark.slow
 def test_a_lock_a_live_git_holds_is_waited_for_not_removed(make_repo, tmp_path):
     source = make_repo({"a.py": "a\n"})
     repo = storage(source.url, tmp_path)

@@ -338,6 +338,7 @@ def run_and_kill(url: str, dest: Path, settings: dict, after_lines: int) -> list
     return lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first_pull", [True, False], ids=["first-pull", "update"])
 def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
     tmp_path, dest, faulty, first_pull
@@ -375,6 +376,7 @@ def test_killed_pull_leaves_no_partial_file_and_next_pull_converges(
     assert not pull(url, dest).changed and faulty["open"] == 0  # and it knows them all
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kill_after", "journal"),
     [(1, "none"), (300, "none"), (700, "commit lines"), (1100, "commit lines")],
@@ -407,6 +409,7 @@ def test_killed_local_copy_converges_at_any_batch(tmp_path, dest, kill_after, jo
     assert result.moved_aside == {} and result.kept_local == []
 
 
+@pytest.mark.slow
 def test_a_small_change_appends_to_the_journal_and_a_long_journal_is_folded_in(tmp_path, dest):
     source = tmp_path / "source"
     files = {f"pkg/f{i:04d}.txt": f"{i}\n".encode() for i in range(2500)}

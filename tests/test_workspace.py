@@ -376,11 +376,9 @@ def test_absurd_intervals_are_refused_at_add_time(ws, tmp_path, interval):
         ws.add(str(tmp_path), pull_interval=interval)
 
 
-def test_a_timer_of_a_storage_built_with_a_huge_interval_still_refuses_politely(ws, tmp_path):
-    ws.add(LocalStorage(tmp_path, pull_interval=1e12), name="forever")
-    with pytest.raises(StorageConfigError, match="Invalid interval 1000000000000.0"):
-        ws.watch("forever")
-    assert not ws.status("forever")["forever"]["watching"]
+def test_a_storage_cannot_be_built_with_an_interval_no_timer_can_sleep(tmp_path):
+    with pytest.raises(StorageConfigError, match="Invalid pull_interval 1000000000000.0"):
+        LocalStorage(tmp_path, pull_interval=1e12)
 
 
 def test_configuration_errors_never_echo_userinfo(ws):

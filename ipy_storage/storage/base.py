@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from . import renderers
 from .destination import destination_lock
 from .errors import StorageConfigError, StorageError, StoragePullError
+from .intervals import check_pull_interval
 from .result import Progress, ProgressCallback, PullResult
 from .secrets import redact
 
@@ -32,17 +34,6 @@ class RunnerStorage(Protocol):
     async def pull_code(self) -> Any: ...
 
     def to_pull_step(self) -> dict[str, Any]: ...
-
-
-def check_pull_interval(value: Any) -> int | float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise StorageConfigError(
-            f"Invalid pull_interval {value!r}: give a positive number of seconds, "
-            "or None for a one-time sync."
-        )
-    return value
 
 
 def has_control_characters(value: str) -> bool:
@@ -73,9 +64,6 @@ class StorageBase:
     _name: str
     # Kinds that write into their destination pull under its lock (local storages do not write).
     _writes_destination = True
-    # The entry of the workspace that holds this storage (``name``, ``status()``), set by the
-    # workspace when it registers the storage; the core never imports the workspace.
-    workspace_entry: Any = None
 
     def __init__(self, pull_interval: int | float | None) -> None:
         self._pull_interval = check_pull_interval(pull_interval)
@@ -197,9 +185,9 @@ class StorageBase:
             return NotImplemented
         return self._identity() == other._identity()
 
-    __hash__ = None  # mutable (set_base_path), as Prefect's storages are
+    # Unhashable: mutable (set_base_path), as Prefect's storages are (typeshed's idiom for it).
+    __hash__ = None  # type: ignore[assignment]
 
-    def _repr_html_(self) -> str:
-        from .render import storage_html
-
-        return storage_html(self)
+    def _repr_html_(self) -> str | None:
+        """The storage's card (drawn by the display package, see :mod:`.renderers`)."""
+        return renderers.html(self)

@@ -12,6 +12,7 @@ from typing import Any
 
 from .base import StorageBase
 from .errors import StorageConfigError, StoragePullError
+from .intervals import DEFAULT_PULL_INTERVAL
 from .prefect_objects import block_document_name, block_type_slug, remember
 from .result import ProgressCallback, PullResult
 from .secrets import redact
@@ -55,7 +56,10 @@ class BlockStorageAdapter(StorageBase):
     _kind = "block"
 
     def __init__(
-        self, block: Any, pull_interval: int | float | None = 60, name: str | None = None
+        self,
+        block: Any,
+        pull_interval: int | float | None = DEFAULT_PULL_INTERVAL,
+        name: str | None = None,
     ) -> None:
         super().__init__(pull_interval)
         if not callable(getattr(block, "get_directory", None)):

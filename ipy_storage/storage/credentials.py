@@ -157,8 +157,9 @@ def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
     if "://" not in url or "@" not in parts.netloc:
         return url, None, None
     userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, has_password, password = userinfo.partition(":")
-    user, password = unquote(user), unquote(password) if has_password else None
+    quoted_user, has_password, quoted_password = userinfo.partition(":")
+    user = unquote(quoted_user)
+    password = unquote(quoted_password) if has_password else None
     if parts.scheme in ("http", "https"):
         return urlunsplit(parts._replace(netloc=hostport)), user or None, password
     kept = f"{quote(user, safe='')}@{hostport}" if user else hostport

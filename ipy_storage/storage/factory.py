@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from .base import StorageBase
 from .errors import StorageConfigError
 from .git import GitRepository
+from .intervals import DEFAULT_PULL_INTERVAL
 from .local import LocalStorage
 from .remote import RemoteStorage, known_protocols
 from .secrets import redact
@@ -107,7 +108,7 @@ def build_storage(
 
 
 def create_storage_from_source(
-    source: str, pull_interval: int | float | None = 60, **options: Any
+    source: str, pull_interval: int | float | None = DEFAULT_PULL_INTERVAL, **options: Any
 ) -> StorageBase:
     """The storage for ``source``; ``options`` go to its constructor: GitRepository's keywords
     for git, fsspec settings for remote; a local folder takes none."""

@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 from .base import StorageBase
 from .errors import StorageConfigError
+from .intervals import DEFAULT_PULL_INTERVAL
 from .result import ProgressCallback, PullResult
 from .secrets import is_secret, reveal, secret_forms, to_placeholders
+from .step_warnings import warn_about_step
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
 SECRET_SETTING_KEYS = frozenset(
@@ -98,7 +100,9 @@ class RemoteStorage(StorageBase):
 
     _kind = "remote"
 
-    def __init__(self, url: str, pull_interval: int | float | None = 60, **settings: Any) -> None:
+    def __init__(
+        self, url: str, pull_interval: int | float | None = DEFAULT_PULL_INTERVAL, **settings: Any
+    ) -> None:
         super().__init__(pull_interval)
         if not isinstance(url, str) or "://" not in url:
             raise StorageConfigError(
@@ -148,7 +152,7 @@ class RemoteStorage(StorageBase):
         package = required_package(urlsplit(self._url).scheme)
         if package:
             step["requires"] = package
-        return {REMOTE_STEP: step}
+        return warn_about_step({REMOTE_STEP: step})
 
     def _secret_values(self) -> set[str]:
         """The settings' secrets: Secret holders and plain values under secret keys."""

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .merging import NotebookMerge
 
+from . import renderers
+
 
 @dataclass
 class Progress:
@@ -102,12 +104,12 @@ class PullResult:
         return text
 
     def __repr__(self) -> str:
-        from .render import result_lines
-
+        """A headline, then the lines the display package draws below it (the changed paths)."""
         head = f"PullResult({self.storage!r} → {self.destination}: {self.summary()}, "
-        return "\n".join([head + f"{self.duration:.2f}s)", *result_lines(self)])
+        head += f"{self.duration:.2f}s)"
+        details = renderers.text(self)
+        return f"{head}\n{details}" if details else head
 
-    def _repr_html_(self) -> str:
-        from .render import pull_result_html
-
-        return pull_result_html(self)
+    def _repr_html_(self) -> str | None:
+        """The change report (drawn by the display package, see :mod:`.renderers`)."""
+        return renderers.html(self)

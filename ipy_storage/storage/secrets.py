@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from .errors import SecretNotFoundError, StorageConfigError, strip_userinfo
+from .errors import SecretNotFoundError, StorageConfigError, without_userinfo
 from .prefect_objects import (
     BLOCK_PLACEHOLDER,
     block_placeholder,
@@ -35,7 +35,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without URL userinfo (found by URL structure, for every scheme) and without the
     given secret values: the secrets of the storage being reported, never every value this
     process has seen (a secret ``main`` must not mask the word everywhere)."""
-    text = strip_userinfo(text)
+    text = without_userinfo(text)
     for value in sorted(
         {v for v in secrets if v and len(v) >= _SHORTEST_MASKED}, key=len, reverse=True
     ):
@@ -60,7 +60,7 @@ class Secret:
     def __init__(self, value: str, name: str | None = None) -> None:
         if not isinstance(value, str):
             raise StorageConfigError("Secret value must be a string; pass the token text itself.")
-        self._value = value
+        self._value: str | None = value
         self.name = name
         self.env: str | None = None
         if name:
@@ -93,9 +93,7 @@ class Secret:
 
     def get(self) -> str:
         """The value (read from the environment now for ``from_env`` secrets)."""
-        if self.env is None:
-            return self._value
-        value = os.environ.get(self.env)
+        value = self._value if self.env is None else os.environ.get(self.env)
         if value is None:
             raise StorageConfigError(
                 f"Environment variable {self.env} is not set: export it before pulling."

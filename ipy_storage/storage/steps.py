@@ -8,12 +8,11 @@ from typing import Any
 
 from .base import StorageBase
 from .block import PULL_WITH_BLOCK_STEP, BlockStorageAdapter
-from .errors import StorageConfigError
+from .errors import StorageConfigError, short
 from .git import GIT_CLONE_STEP, GitRepository
 from .local import SET_WORKING_DIRECTORY_STEP, LocalStorage
 from .prefect_objects import used_block
 from .remote import REMOTE_STEP, RemoteStorage
-from .render import short
 from .secrets import from_placeholder, redact
 
 _RESERVED = ("id", "requires")

@@ -90,11 +90,12 @@ def _clone_into(runner: GitRunner, source: GitSource, temp: Path) -> str:
             runner.run(
                 "checkout", *runner.progress_flag(), cwd=temp, network=True, action="Checking out"
             )
-        revision = head_commit(runner, temp, temp / ".git")
-        if revision is None:
+        head = head_commit(runner, temp, temp / ".git")
+        if head is None:
             raise SourceNotFoundError(
                 redact(f"The repository {source.url} has no commits yet: push a commit first.")
             )
+        revision = head
     if source.include_submodules and (cone or source.commit_sha):
         update_submodules(runner, temp)
     return revision

@@ -118,7 +118,7 @@ def fetch_commit(runner: GitRunner, source: GitSource, root: Path) -> str:
     """Fetch the pinned commit. A full SHA is fetched alone and shallowly; an abbreviated one
     can only be resolved locally, so the history (commits and trees, no file contents) comes
     first — all of it, also when the checkout is shallow."""
-    sha = source.commit_sha.lower()
+    sha = source.ref  # the pinned commit, lower-cased
     if len(sha) in (40, 64):
         runner.stream(
             *_shallow_fetch(runner),

@@ -17,8 +17,10 @@ from ..credentials import (
     split_userinfo,
 )
 from ..errors import StorageConfigError
+from ..intervals import DEFAULT_PULL_INTERVAL
 from ..result import ProgressCallback, PullResult
 from ..secrets import Secret
+from ..step_warnings import warn_about_step
 from .source import GitSource
 
 GIT_CLONE_STEP = "prefect.deployments.steps.git_clone"
@@ -120,7 +122,7 @@ class GitRepository(StorageBase):
         branch: str | None = None,
         commit_sha: str | None = None,
         include_submodules: bool = False,
-        pull_interval: int | float | None = 60,
+        pull_interval: int | float | None = DEFAULT_PULL_INTERVAL,
         directories: list[str] | None = None,
     ) -> None:
         super().__init__(pull_interval)
@@ -214,13 +216,9 @@ class GitRepository(StorageBase):
             step["include_submodules"] = True
         if self._commit_sha:
             step["commit_sha"] = self._commit_sha
-        if self._auth is not None:
-            step["credentials"] = self._credentials_for_step()
-        return {GIT_CLONE_STEP: step}
-
-    def _credentials_for_step(self) -> dict[str, str] | str:
-        """Placeholders only: a Secret's, a saved block's; a plain-text token is refused."""
-        return self._auth.for_step()
+        if self._auth is not None:  # placeholders only; a plain-text token is refused
+            step["credentials"] = self._auth.for_step()
+        return warn_about_step({GIT_CLONE_STEP: step})
 
     # -- Python protocol -------------------------------------------------------------------
     def _identity(self) -> tuple:

@@ -195,7 +195,8 @@ class GitRunner:
     ) -> None:
         """Run a network command that reports progress on stderr (clone, fetch)."""
         command = [*self._prefix(True), git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
-        process = git.Git(str(cwd) if cwd else None).execute(
+        # GitPython's process wrapper, used beyond its typed surface (``proc``, ``_timeout_error``).
+        process: Any = git.Git(str(cwd) if cwd else None).execute(
             command,
             as_process=True,
             with_stdout=False,
@@ -226,7 +227,7 @@ class GitRunner:
 
     @staticmethod
     def _prefix(lasting: bool) -> list[str]:
-        return _DIES_WITH_PARENT if lasting else []
+        return (_DIES_WITH_PARENT or []) if lasting else []
 
     @staticmethod
     def _stop(process: Any) -> None:

@@ -73,7 +73,8 @@ class FolderSnapshot:
         """Which pulled files may be gone since the recording."""
         if not self.usable:
             return Changes(ask_git=None)
-        changes, recorded_at = Changes(), self._recorded_at
+        ask_git: list[str] = []
+        changes, recorded_at = Changes(ask_git=ask_git), self._recorded_at
         for folder, st in _stats(self._root, list(self.identities)):
             ino, ctime = self.identities[folder]
             if st is not None and st.st_ino == ino and st.st_ctime_ns == ctime < recorded_at:
@@ -82,7 +83,7 @@ class FolderSnapshot:
             if folder in self.names:
                 changes.missing |= self._missing_in(folder, st is not None)
             else:
-                changes.ask_git.append(folder)
+                ask_git.append(folder)
         return changes
 
     def refresh(self, folders: Iterable[str]) -> None:

@@ -48,8 +48,8 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
     cone = source.cone
     cone_changed = cone != normal_directories(checkout.directories)
     submodules_new = source.include_submodules and not checkout.state.get("submodules")
-    upstream_moved = not pinned_here if source.commit_sha else tip.sha != old
-    if not upstream_moved and not cone_changed and not submodules_new:
+    upstream_moved = not pinned_here if tip is None else tip.sha != old  # no tip: a pin
+    if old is not None and not upstream_moved and not cone_changed and not submodules_new:
         result.revision = old
         restore_deleted(runner, root, changes, result)
         if checkout.state.get("ref") != source.ref:  # an interrupted update recorded itself
@@ -57,13 +57,10 @@ def update(runner: GitRunner, source: GitSource, checkout: Checkout, result: Pul
         if changes.folders or changes.ask_git is None:
             _record_folders(runner, checkout, snapshot, changes, result)
         return
-    new = old
-    if upstream_moved:
-        new = (
-            fetch_commit(runner, source, root)
-            if source.commit_sha
-            else fetch_tip(runner, root, tip)
-        )
+    if upstream_moved or old is None:
+        new = fetch_commit(runner, source, root) if tip is None else fetch_tip(runner, root, tip)
+    else:
+        new = old
     if new != old:
         _apply(runner, source, checkout, old, new, tip, changes, result)
     else:
@@ -92,7 +89,7 @@ def _apply(
     root = checkout.root
     runner.report("applying", message=f"Applying {new[:10]}")
     upstream = upstream_changes(runner, root, old, new) if old else None
-    if upstream is not None:
+    if old and upstream is not None:
         checkout.begin_update(old, new)
         cone = normal_directories(checkout.directories)
         apply_update(runner, checkout, old, upstream, cone, changes, result)
@@ -100,7 +97,7 @@ def _apply(
         runner.run("read-tree", new, cwd=root, action="Updating")
         if checkout.directories:
             runner.run("sparse-checkout", "reapply", cwd=root, check=False)
-        restore_deleted(runner, root, None, result)
+        restore_deleted(runner, root, Changes(ask_git=None), result)
     _move_refs(runner, source, checkout, old, new, tip)
     checkout.record(source, new, submodules=False, directories=checkout.directories)
     checkout.end_update()

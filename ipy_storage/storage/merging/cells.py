@@ -254,8 +254,8 @@ class CellMerge:
         if theirs is None:
             if changed(base, mine):
                 self.out.conflict(mine)  # upstream deleted it; the user's work stays
-            else:
-                self.out.removed.append(_position(self.mine, k))
+            else:  # the user's cell was where the base had it (or moved): gone now
+                self.out.removed.append(_position(self.mine, k) or 0)
             return
         ours, upstreams = changed(base, mine), changed(base, theirs)
         if upstreams and not ours:

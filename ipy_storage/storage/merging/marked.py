@@ -28,7 +28,7 @@ INSTEAD = (
 def marked_version(base: Cell, theirs: Cell, language: str, deleted: bool) -> Cell:
     """The Markdown cell that shows ``theirs`` (upstream's version of base cell ``base``)."""
     key = _version_key(base, theirs)
-    kind = theirs.get("cell_type")
+    kind = str(theirs.get("cell_type"))
     fence_language = {"code": language, "markdown": "markdown"}.get(kind, "")
     source = _as_text(theirs.get("source", ""))
     fence = "`" * max(3, _longest_backtick_run(source) + 1)

@@ -121,7 +121,7 @@ def describe_failure(exc: BaseException, url: str, key: str | None = None) -> St
     chain = exception_chain(exc)
     types = {cls.__name__ for error in chain for cls in type(error).__mro__}
     codes = {code for error in chain if (code := error_code(error))}
-    detail = redact(first_line(exc))
+    detail = redact(squeezed_message(exc))
     text = " ".join(f"{type(error).__name__} {error}" for error in chain).lower()
     for row in HINTS:
         if row.matches(codes, types, text):
@@ -132,7 +132,7 @@ def describe_failure(exc: BaseException, url: str, key: str | None = None) -> St
 
 def disk_failure(exc: OSError, rel: str, url: str, doing: str) -> StoragePullError:
     """An ``OSError`` of the destination's file system, named by the key being placed."""
-    reason = exc.strerror or first_line(exc)
+    reason = exc.strerror or squeezed_message(exc)
     return StoragePullError(
         f"Pull of {redact(url)} failed {doing} {shown(rel)}: {reason} — check that the folder "
         "is writable, has free space, and that the name is valid on this file system."
@@ -157,6 +157,7 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
-def first_line(exc: BaseException) -> str:
+def squeezed_message(exc: BaseException) -> str:
+    """The whole message of ``exc`` on one line (whitespace squeezed), at most 200 characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."

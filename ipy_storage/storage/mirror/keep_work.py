@@ -147,7 +147,7 @@ def upstream_changed(
 
 def upstream_deleted(rel: str, copy: Copy, destination: Path, decisions: Decisions) -> None:
     state, current = local_state(destination / rel, copy)
-    if state in (CLEAN, TOUCHED):
+    if state in (CLEAN, TOUCHED) and current is not None:
         decisions.deletions.append((rel, current))
         return
     decisions.forget.append(rel)  # gone, or the user's own file (or folder) from now on

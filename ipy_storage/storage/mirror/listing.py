@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import StorageConfigError
 from ..secrets import redact, reveal
-from .hints import describe_failure, first_line
+from .hints import describe_failure, squeezed_message
 from .keys import KeyRules, shown
 
 RESERVED_PREFIX = ".ipy_storage_"  # our bookkeeping; never taken from a source
@@ -46,7 +46,7 @@ def open_filesystem(url: str, settings: dict[str, Any]) -> tuple[Any, str]:
         raise missing_package(protocol, url, exc) from None
     except (TypeError, ValueError) as exc:
         raise StorageConfigError(
-            f"Cannot open {redact(url)}: {first_line(exc)}; check the URL and its settings."
+            f"Cannot open {redact(url)}: {squeezed_message(exc)}; check the URL and its settings."
         ) from None
     except Exception as exc:
         raise describe_failure(exc, url) from None
@@ -72,7 +72,7 @@ def missing_package(protocol: str, url: str, exc: ImportError) -> StorageConfigE
     advice = f"pip install {package}" if package else "install the package for this protocol"
     return StorageConfigError(
         f"Cannot pull {redact(url)}: the {protocol}:// back end is not installed "
-        f"({first_line(exc)}); {advice}."
+        f"({squeezed_message(exc)}); {advice}."
     )
 
 

@@ -187,7 +187,7 @@ def read_manifest(path: Path) -> tuple[dict[str, str], dict[str, str], dict[str,
             files = data["files"]
             remote = {rel: entry[0] for rel, entry in files.items()}
             local = {
-                rel: Copy(*entry[1:4], entry[4][:DIGEST_CHARS]).encode()
+                rel: Copy(entry[1], entry[2], entry[3], entry[4][:DIGEST_CHARS]).encode()
                 for rel, entry in files.items()
             }
             return remote, local, {}, False  # written again in today's format

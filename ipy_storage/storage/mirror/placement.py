@@ -31,7 +31,8 @@ from .hints import disk_failure
 from .keep_work import MERGE, UPDATE, Download, lstat, path_down_from_known, same_stat
 from .listing import Listing
 from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
-from .pristine import Pristine, merge_download
+from .merge import merge_download
+from .pristine import Pristine
 from .transfer import Batch, transfer
 
 STAGING_NAME = ".ipy_storage_staging"
@@ -136,7 +137,15 @@ class Placer:
         whether the download is to be placed."""
         rel = download.rel
         if download.reason == MERGE:
-            merge_download(self, download, temporary, written)
+            merge_download(
+                self.destination,
+                self.pristine,
+                self.manifest,
+                self.result,
+                download,
+                temporary,
+                written,
+            )
             return False
         fresh = self.ensure_folder(rel.rpartition("/")[0])
         target = f"{self.root}/{rel}"
@@ -150,11 +159,13 @@ class Placer:
             if not same_stat(current, download.seen):
                 self.result.kept_local.append(rel)  # changed while we downloaded: theirs wins
                 return False
-            if holds(target, current, temporary, written, download.seen_digest):
+            if holds_download(target, current, temporary, written, download.seen_digest):
                 self.adopt(rel, download.identity, current, written, temporary)  # the same
                 return False
             return True
-        if stat.S_ISREG(current.st_mode) and holds(target, current, temporary, written, ""):
+        if stat.S_ISREG(current.st_mode) and holds_download(
+            target, current, temporary, written, ""
+        ):
             self.adopt(rel, download.identity, current, written, temporary)  # has upstream's
             return False
         self.move_aside(rel)
@@ -186,7 +197,9 @@ class Placer:
         self.result.moved_aside[rel] = move_aside(self.destination / rel, self.destination)
 
 
-def holds(target: str, current: os.stat_result, temporary: str, written: Copy, known: str) -> bool:
+def holds_download(
+    target: str, current: os.stat_result, temporary: str, written: Copy, known: str
+) -> bool:
     """Whether the file at ``target`` has the downloaded content: by digest where the copy was
     hashed (``known``: the target's digest, if known), else byte by byte (big files)."""
     if not stat.S_ISREG(current.st_mode) or current.st_size != written.size:

@@ -1,5 +1,5 @@
 """The mirror's memory of what it pulled, so that a file both sides changed can be merged
-(SPEC §5): the pristine store, and the merge step of a pull.
+(SPEC §5, the merge step: ``mirror.merge``): the pristine store.
 
 **The store** (``.ipy_storage_pristine/`` in the destination, hidden like the manifest) holds a
 copy of each text file and notebook the mirror placed, named by the digest and size the
@@ -20,29 +20,14 @@ notebook is JSON, so text), while the store holds less than ``STORE_LIMIT`` (128
 or a project's code and notebooks are a few megabytes, so the store stays small beside them
 even while an update replaces every file; past the bound a file simply has no base, and a file
 both sides changed is kept as the user had it (SPEC §5's rule without a merge).
-
-**The merge** (``merge_download``): upstream's new version, downloaded like any update, the
-user's file and the base go to the shared merge layer (``storage.merging``). The result replaces
-the user's file in one rename. Either way upstream's version becomes the base of the next
-merge, as git's index does: the manifest records it with a stat no file has, so the user's file
-still counts as theirs. A pull killed after the rename merges again from the old base, which
-gives the same file (merges are idempotent).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..merging import merge_file
 from .manifest import BLOCK, HASH_LIMIT, Copy, Manifest, content_digest
-
-if TYPE_CHECKING:
-    from .keep_work import Download
-    from .placement import Placer
 
 PRISTINE_NAME = ".ipy_storage_pristine"
 FILE_LIMIT = HASH_LIMIT
@@ -129,41 +114,3 @@ class Pristine:
             for name in os.listdir(self.folder)
             if not name.startswith(PARTIAL)
         )
-
-
-def merge_download(placer: Placer, download: Download, temporary: str, written: Copy) -> None:
-    """Merge upstream's new version of a file the user edited into it (SPEC §5)."""
-    from .keep_work import lstat, same_stat
-
-    rel, result = download.rel, placer.result
-    target = placer.destination / rel
-    current = lstat(target)
-    if (
-        current is None
-        or not stat.S_ISREG(current.st_mode)
-        or not same_stat(current, download.seen)
-    ):
-        result.kept_local.append(rel)  # changed while the pull ran: the user's, as it is now
-        return
-    base = placer.pristine.base(placer.manifest.copy(rel))
-    placer.pristine.keep(temporary, written)  # the base of the next merge
-    placer.manifest.record(rel, download.identity, written._replace(mtime_ns=-1, ino=-1))
-    if base is None:
-        result.kept_local.append(rel)
-        return
-    outcome = merge_file(rel, base, target.read_bytes(), Path(temporary).read_bytes())
-    if outcome.content is None:
-        result.kept_local.append(rel)
-        result.reasons[rel] = outcome.reason
-        return
-    merged = f"{temporary}.merged"
-    Path(merged).write_bytes(outcome.content)
-    shutil.copymode(target, merged)
-    if not same_stat(lstat(target), current):  # saved by the user a moment ago: theirs wins
-        os.unlink(merged)
-        result.kept_local.append(rel)
-        return
-    os.replace(merged, target)
-    result.merged.append(rel)
-    if outcome.notebook is not None:
-        result.notebooks[rel] = outcome.notebook

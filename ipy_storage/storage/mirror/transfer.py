@@ -22,7 +22,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -48,7 +48,7 @@ Batch = list[tuple[Download, str, Copy]]  # downloaded: with the copy as written
 
 def transfer(
     fs: Any, listing: Listing, jobs: list[Job], url: str, settings: dict
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """Yield batches of finished temporary files; stopping the iterator stops the transfer."""
     from fsspec.implementations.memory import MemoryFileSystem
 
@@ -68,7 +68,9 @@ def transfer(
 # --------------------------------------------------------------------------- one by one
 
 
-def one_by_one(jobs: list[Job], url: str, copy: Callable[[str, str], Copy]) -> Iterator[Batch]:
+def one_by_one(
+    jobs: list[Job], url: str, copy: Callable[[str, str], Copy]
+) -> Generator[Batch, None, None]:
     batch: Batch = []
     for download, temporary in jobs:
         try:
@@ -141,7 +143,7 @@ def identify(temporary: str) -> Copy:
 # --------------------------------------------------------------------------- a thread pool
 
 
-def threaded(fs: Any, listing: Listing, jobs: list[Job], url: str) -> Iterator[Batch]:
+def threaded(fs: Any, listing: Listing, jobs: list[Job], url: str) -> Generator[Batch, None, None]:
     pool = ThreadPoolExecutor(
         max_workers=max(1, min(THREADS, len(jobs))), thread_name_prefix="ipy-storage-get"
     )
@@ -184,7 +186,7 @@ def refill(
 
 def batched_get(
     fs: Any, listing: Listing, jobs: list[Job], url: str, options: dict[str, Any]
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """One ``fs.get`` for every file, run in a helper thread; each file is handed over as it
     completes, so files are placed while others download."""
     finished: queue.SimpleQueue = queue.SimpleQueue()
