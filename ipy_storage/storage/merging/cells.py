@@ -182,7 +182,6 @@ class Merged:
     added: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)  # positions in the user's notebook
     conflicted: list[int] = field(default_factory=list)
-    conflicted_ids: list[str] = field(default_factory=list)
 
     def emit(self, cell: Cell, report: list[int] | None = None) -> None:
         if report is not None:
@@ -190,7 +189,6 @@ class Merged:
         self.cells.append(cell)
 
     def conflict(self, cell: Cell) -> None:
-        self.conflicted_ids.append(cell.get("id", ""))
         self.emit(cell, self.conflicted)
 
 
