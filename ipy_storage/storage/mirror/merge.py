@@ -44,8 +44,9 @@ def merge_download(
     base = pristine.base(manifest.copy(rel))
     pristine.keep(temporary, written)  # the base of the next merge
     manifest.record(rel, download.identity, written._replace(mtime_ns=-1, ino=-1))
-    if base is None:
+    if base is None:  # removed or damaged since the pull began
         result.kept_local.append(rel)
+        result.reasons[rel] = "the version pulled last is gone from the store: your version is kept"
         return
     outcome = merge_file(rel, base, target.read_bytes(), Path(temporary).read_bytes())
     if outcome.content is None:
