@@ -276,6 +276,7 @@ def notebooks_and_edits(draw):
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
