@@ -373,6 +373,7 @@ def test_nbdime_and_nbformat_load_only_when_a_notebook_merges():
     assert output.stdout.strip() == "[]", output.stderr[-2000:]
 
 
+@pytest.mark.filterwarnings("ignore::ipy_storage.storage.step_warnings.PullStepWarning")
 def test_storage_show_lists_the_last_pulls_notebook_cells(tmp_path):
     from IPython.core.interactiveshell import InteractiveShell
 
