@@ -25,7 +25,7 @@ def merge_text(base: bytes, local: bytes, upstream: bytes) -> MergeOutcome:
             path.write_bytes(content)
             names.append(str(path))
         status, merged, _stderr = git.Git(scratch).execute(
-            ["git", "merge-file", "-p", "-q", *names],
+            [git.Git.GIT_PYTHON_GIT_EXECUTABLE, "merge-file", "-p", "-q", *names],
             with_extended_output=True,
             with_exceptions=False,
             stdout_as_string=False,
