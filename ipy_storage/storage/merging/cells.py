@@ -44,14 +44,14 @@ class Alignment:
     moved: dict[int, int] = field(default_factory=dict)
 
 
-def align(base: list[Cell], other: list[Cell]) -> Alignment:
-    """Pair each side's cells with the base's, in order: first the cells with the same id on
-    both sides, or else the same inputs (``difflib``, exact and fast); then, between two such
-    runs, nbdime's notebook diff pairs the rest by content (its similarity search compares every
-    cell with every other: 500 cells at once cost 0.3 s). When the two versions share cell ids,
-    ids are trusted: a cell whose id the other side lacks is new there, or deleted, never paired
-    by content. Versions without ids in common (nbformat 4.4, or ids written anew) pair by
-    content only."""
+def align(base: list[Cell], other: list[Cell], trust_ids: bool) -> Alignment:
+    """Pair a side's cells with the base's, in order: first the cells with the same id on both
+    sides, or else the same inputs (``difflib``, exact and fast); then, between two such runs,
+    nbdime's notebook diff pairs the rest by content (its similarity search compares every cell
+    with every other: 500 cells at once cost 0.3 s). With ``trust_ids`` (the versions share cell
+    ids), a cell with an id the base lacks is a new cell, and a base cell whose id is gone was
+    deleted: neither is paired by content. Otherwise (nbformat 4.4, or ids written anew) cells
+    pair by content only."""
     from difflib import SequenceMatcher
 
     shared = {c["id"] for c in base if "id" in c} & {c["id"] for c in other if "id" in c}
@@ -59,8 +59,8 @@ def align(base: list[Cell], other: list[Cell]) -> Alignment:
     pairs: list[tuple[int, int]] = []
     b = o = 0
     for block in SequenceMatcher(None, base_keys, other_keys, False).get_matching_blocks():
-        free_base = [k for k in range(b, block.a) if _free(base[k], shared)]
-        free_other = [j for j in range(o, block.b) if _free(other[j], shared)]
+        free_base = [k for k in range(b, block.a) if not (trust_ids and "id" in base[k])]
+        free_other = [j for j in range(o, block.b) if not (trust_ids and "id" in other[j])]
         if free_base and free_other:
             pairs += _nbdime_pairs(base, other, free_base, free_other)
         pairs += [(block.a + i, block.b + i) for i in range(block.size)]
@@ -70,15 +70,16 @@ def align(base: list[Cell], other: list[Cell]) -> Alignment:
     return alignment
 
 
+def ids_are_kept(base: list[Cell], upstream: list[Cell]) -> bool:
+    """Whether upstream kept cell ids (some base cell's id is still there). Decided on base and
+    upstream only, so a merge done again (the user's side being the first merge) decides alike."""
+    return bool({c["id"] for c in base if "id" in c} & {c["id"] for c in upstream if "id" in c})
+
+
 def _keys(cells: list[Cell], shared: set[str]) -> list[tuple[str, str]]:
     return [
         ("id", c["id"]) if c.get("id") in shared else ("inputs", _digest(inputs(c))) for c in cells
     ]
-
-
-def _free(cell: Cell, shared: set[str]) -> bool:
-    """Whether a cell may be paired by content: when ids are shared, only one without an id."""
-    return "id" not in cell if shared else True
 
 
 def _nbdime_pairs(
@@ -175,21 +176,40 @@ def _digest(value: Any) -> str:
 
 @dataclass
 class Merged:
-    """The merged cells and what happened to them (0-based positions while merging)."""
+    """The merged cells and what happened to them (the cells themselves, numbered at the end)."""
 
     cells: list[Cell] = field(default_factory=list)
-    updated: list[int] = field(default_factory=list)
-    added: list[int] = field(default_factory=list)
-    removed: list[int] = field(default_factory=list)  # positions in the user's notebook
-    conflicted: list[int] = field(default_factory=list)
+    updated: list[Cell] = field(default_factory=list)
+    added: list[Cell] = field(default_factory=list)
+    conflicted: list[Cell] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # 0-based positions in the user's notebook
 
-    def emit(self, cell: Cell, report: list[int] | None = None) -> None:
+    def emit(self, cell: Cell, report: list[Cell] | None = None) -> None:
         if report is not None:
-            report.append(len(self.cells))
+            report.append(cell)
         self.cells.append(cell)
 
     def conflict(self, cell: Cell) -> None:
         self.emit(cell, self.conflicted)
+
+    def positions(self, cells: list[Cell]) -> list[int]:
+        """0-based positions of ``cells`` in the merged notebook."""
+        where = {id(cell): index for index, cell in enumerate(self.cells)}
+        return [where[id(cell)] for cell in cells]
+
+    def place_block(self, block: list[Cell], anchor: Cell | None) -> None:
+        """Move ``block`` (cells next to each other) right after ``anchor`` (None: to the top)."""
+        if anchor is not None and any(cell is anchor for cell in block):
+            return
+        start = self.positions(block[:1])[0]
+        del self.cells[start : start + len(block)]
+        at = 0 if anchor is None else self.positions([anchor])[0] + 1
+        self.cells[at:at] = block
+
+    def place_after(self, marker: Cell, anchor: Cell) -> None:
+        """Move ``marker`` right after ``anchor``."""
+        del self.cells[self.positions([marker])[0]]
+        self.cells.insert(self.positions([anchor])[0] + 1, marker)
 
 
 class CellMerge:
@@ -199,8 +219,9 @@ class CellMerge:
         self, base: list[Cell], local: list[Cell], upstream: list[Cell], language: str
     ) -> None:
         self.base, self.local, self.upstream, self.language = base, local, upstream, language
-        self.mine = align(base, local)
-        self.theirs = align(base, upstream)
+        trust_ids = ids_are_kept(base, upstream)
+        self.mine = align(base, local, trust_ids)
+        self.theirs = align(base, upstream, trust_ids)
         self.local_moves = {j: k for k, j in self.mine.moved.items()}
         self.upstream_moves = {j: k for k, j in self.theirs.moved.items()}
         # upstream versions already shown beside the user's cells (an earlier merge put them)
@@ -210,12 +231,24 @@ class CellMerge:
         new = [local[j] for cells in self.mine.inserted.values() for j in cells]
         self.held = {_digest(inputs(cell)) for cell in new} | {c["id"] for c in new if "id" in c}
         self.out = Merged()
+        # upstream's versions of cells both changed, each with the user's cell it follows
+        self.follow: list[tuple[str, Cell]] = []
+        # cells upstream moved: where upstream has them, and what this merge made of them
+        self.moved: list[tuple[int, list[Cell]]] = []
 
     def run(self) -> Merged:
         for k in range(len(self.base) + 1):
             self._insertions(k)
             if k < len(self.base) and k not in self.mine.moved and k not in self.theirs.moved:
                 self._cell(k)
+        for j, block in self.moved:  # after the cell upstream put before them (or on top)
+            anchors = [c for c in self.out.cells if j and _same(c, self.upstream[j - 1])]
+            if block and (j == 0 or len(anchors) == 1):
+                self.out.place_block(block, anchors[0] if anchors else None)
+        markers = {marker_key(cell): cell for cell in self.out.cells if is_marked(cell)}
+        for key, anchor in self.follow:  # wherever the user's moves put it: after its cell
+            if key in markers:
+                self.out.place_after(markers[key], anchor)
         return self.out
 
     def _insertions(self, k: int) -> None:
@@ -229,7 +262,9 @@ class CellMerge:
         for j in self.theirs.inserted.get(k, []):
             if j in self.upstream_moves:
                 if self.upstream_moves[j] not in self.mine.moved:  # the user's move wins
+                    start = len(self.out.cells)
                     self._cell(self.upstream_moves[j])
+                    self.moved.append((j, self.out.cells[start:]))
             elif not self._held(self.upstream[j]):
                 self.out.emit(self.upstream[j], self.out.added)
 
@@ -267,12 +302,23 @@ class CellMerge:
     def _show_upstream(self, k: int, theirs: Cell, deleted: bool) -> None:
         """Upstream's version beside the user's (or where the user deleted it), once."""
         marked = marked_version(self.base[k], theirs, self.language, deleted)
-        if marker_key(marked) in self.shown:
+        if not deleted:  # it follows the user's cell, wherever moves put either
+            self.follow.append((marker_key(marked), self.out.cells[-1]))
+        if marker_key(marked) in self.shown:  # an earlier merge showed it already
             return
         if deleted:
             self.out.conflict(marked)
         else:
             self.out.emit(marked)
+
+
+def _same(cell: Cell, other: Cell | None) -> bool:
+    """Whether two versions are one cell: the same id, or (without ids) the same inputs."""
+    if other is None:
+        return False
+    if "id" in cell and "id" in other:
+        return cell["id"] == other["id"]
+    return inputs(cell) == inputs(other)
 
 
 def _position(alignment: Alignment, k: int) -> int | None:

@@ -43,6 +43,9 @@ def _merge(base_bytes: bytes, local_bytes: bytes, upstream_bytes: bytes) -> Merg
     )
     cells = CellMerge(base["cells"], local["cells"], upstream["cells"], _language(local, upstream))
     outcome = cells.run()
+    updated, added, conflicted = map(
+        outcome.positions, (outcome.updated, outcome.added, outcome.conflicted)
+    )
     merged = {
         "nbformat": 4,
         "nbformat_minor": max(local["nbformat_minor"], upstream["nbformat_minor"]),
@@ -54,12 +57,12 @@ def _merge(base_bytes: bytes, local_bytes: bytes, upstream_bytes: bytes) -> Merg
     if problem:
         raise NotMergeable(f"the merged notebook would not be valid nbformat ({problem})")
     report = NotebookMerge(
-        updated=_numbers(outcome.updated),
-        added=_numbers(outcome.added),
+        updated=_numbers(updated),
+        added=_numbers(added),
         removed=_numbers(outcome.removed),
-        conflicted=_numbers(outcome.conflicted),
+        conflicted=_numbers(conflicted),
         conflicted_ids=tuple(
-            merged["cells"][i]["id"] for i in outcome.conflicted if "id" in merged["cells"][i]
+            merged["cells"][i]["id"] for i in sorted(conflicted) if "id" in merged["cells"][i]
         ),
     )
     if merged == local:  # nothing of upstream's to add: the user's bytes, not a reformatted copy
