@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .outcome import MergeOutcome
 
-TIMEOUT = 60.0  # seconds; merge-file is fast, this only stops a stuck process
+TIMEOUT = 60.0  # seconds; merge-file is fast, this only stops a stuck one
 
 
 def merge_text(base: bytes, local: bytes, upstream: bytes) -> MergeOutcome:
@@ -24,14 +24,19 @@ def merge_text(base: bytes, local: bytes, upstream: bytes) -> MergeOutcome:
             path = Path(scratch, label)
             path.write_bytes(content)
             names.append(str(path))
-        status, merged, _stderr = git.Git(scratch).execute(
+        running = git.Git(scratch).execute(  # GitPython kills it when this is collected
             [git.Git.GIT_PYTHON_GIT_EXECUTABLE, "merge-file", "-p", "-q", *names],
-            with_extended_output=True,
-            with_exceptions=False,
-            stdout_as_string=False,
-            strip_newline_in_stdout=False,
-            kill_after_timeout=TIMEOUT,
+            as_process=True,
         )
+        process = running.proc
+        assert process is not None  # started with as_process
+        try:
+            merged, _stderr = process.communicate(timeout=TIMEOUT)
+        finally:  # an interrupt or the timeout: git goes with it, nothing waits behind
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        status = process.returncode
     if status == 0:
         return MergeOutcome(merged)
     if 0 < status < 128:
