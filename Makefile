@@ -56,6 +56,7 @@ lab: $(TEST)
 bench: $(TEST)
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
+	$(PY) benchmarks/bench_links.py
 	$(PY) benchmarks/bench_merge.py
 
 ## make fuzz: the generated (Hypothesis) tests with many more examples than make test runs

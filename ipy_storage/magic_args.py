@@ -34,6 +34,8 @@ Usage:
   %storage show NAME                      %storage step [NAME ...] [--yaml | --json]
   %storage remove NAME                    %storage base [PATH]
   %storage form                           %storage nest
+  %storage save PATH                      %storage load [PATH]
+  %storage link NAME ... [--open PATH] [--hub URL | --binder gh/ORG/REPO/REF | --server URL]
 
 Examples:
   %load_ext ipy_storage
@@ -43,6 +45,10 @@ Examples:
   %storage pull                  # every storage: one table of what changed, or why not
   %storage watch flows-main --interval 300
   %storage step                  # the pull: section of a prefect.yaml
+  %storage link flows-main --open intro.ipynb --hub https://hub.example.edu
+
+Storages and timers are kept in ipy-storage.yaml beside the notebook and come back with
+%load_ext after a restart; `ipy-storage pull` pulls that file from a terminal.
 
 The cell magic turns a prefect.yaml pull: section (YAML or JSON) into storages:
   %%storage --pull
@@ -180,6 +186,19 @@ def build_parser() -> tuple[MagicParser, dict[str, MagicParser]]:
 
     base = commands.add_parser("base", help="show or set the folder new storages pull into")
     base.add_argument("path", nargs="?", metavar="PATH")
+
+    save = commands.add_parser("save", help="write the storages to a workspace file")
+    save.add_argument("path", metavar="PATH")
+    load = commands.add_parser(
+        "load", help="add a workspace file's storages (no PATH: read ipy-storage.yaml again)"
+    )
+    load.add_argument("path", nargs="?", metavar="PATH")
+    link = commands.add_parser("link", help="a link that pulls the storages when opened")
+    link.add_argument("names", nargs="+", metavar="NAME")
+    link.add_argument("--open", metavar="PATH", help="file to open, in the first one's folder")
+    link.add_argument("--hub", metavar="URL", help="JupyterHub address (each student's server)")
+    link.add_argument("--binder", metavar="SPEC", help="Binder repository, e.g. gh/org/repo/main")
+    link.add_argument("--server", metavar="URL", help="a Jupyter server's address")
 
     commands.add_parser("form", help="the StorageForm widget")
     commands.add_parser(

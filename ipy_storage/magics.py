@@ -215,6 +215,24 @@ class StorageMagics(Magics, Configurable):
             self.workspace.set_base_path(args.path)
         return BaseFolder(self.workspace.base_path)
 
+    def _save(self, args: argparse.Namespace) -> Any:
+        from .workspace_file import save_as
+
+        return save_as(self.workspace, args.path)
+
+    def _load(self, args: argparse.Namespace) -> Any:
+        from .workspace_file import load_into
+
+        report = load_into(self.workspace, args.path)
+        if report.problems:
+            raise UsageError("%storage load: " + "; ".join(report.problems))
+        return report
+
+    def _link(self, args: argparse.Namespace) -> Any:
+        from .link_urls import make_link
+
+        return make_link(self.workspace, args.names, args.server, args.hub, args.binder, args.open)
+
     def _form(self, args: argparse.Namespace) -> Any:
         from .widgets import StorageForm
 
@@ -239,15 +257,25 @@ def _one_line_errors(command: str) -> Iterator[None]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext ipy_storage``: register the magics (``%config StorageMagics`` configures them)."""
-    ipython.register_magics(StorageMagics(ipython))
+    """``%load_ext ipy_storage``: register the magics (``%config StorageMagics`` configures them)
+    and bring back the storages and timers of the workspace file."""
+    from .workspace_file import quiet_attach, session_start
+
+    with quiet_attach():
+        magics = StorageMagics(ipython)
+    ipython.register_magics(magics)
+    session_start(magics.workspace).show()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext`` / ``%reload_ext``: stop every timer and take the magics away."""
-    scheduler.stop_all()
+    from .workspace_file import session_end
+
     manager = ipython.magics_manager
     instance = manager.registry.pop(StorageMagics.__name__, None)
+    if instance is not None:
+        session_end(instance.workspace)  # before the timers stop: the file keeps them
+    scheduler.stop_all()
     for kind in ("line", "cell"):
         manager.magics[kind].pop("storage", None)
     if instance is not None and instance in ipython.configurables:

@@ -96,6 +96,7 @@ class StorageForm(widgets.VBox):
         self.pull_button = widgets.Button(description="Pull", icon="download")
         self.watch_button = widgets.Button(description="Watch", icon="clock-o")
         self.remove_button = widgets.Button(description="Remove", icon="trash")
+        self.link_button = widgets.Button(description="Link", icon="link")
         self.storages = _field(widgets.Dropdown, "Storage", "22em", options=list(self.workspace))
         self.status = widgets.HTML(layout={"margin": "4px 0"})
         self.progress = _field(
@@ -121,7 +122,13 @@ class StorageForm(widgets.VBox):
                 self.options,
                 self.secret_options,
                 widgets.HBox(
-                    [self.storages, self.pull_button, self.watch_button, self.remove_button],
+                    [
+                        self.storages,
+                        self.pull_button,
+                        self.watch_button,
+                        self.remove_button,
+                        self.link_button,
+                    ],  # fmt: skip
                     layout={"margin": "8px 0 0 0"},
                 ),
                 self.progress,
@@ -135,6 +142,7 @@ class StorageForm(widgets.VBox):
         self.pull_button.on_click(self._on_pull)
         self.watch_button.on_click(self._on_watch)
         self.remove_button.on_click(self._on_remove)
+        self.link_button.on_click(self._on_link)
         self.source.observe(lambda _change: self._show_fields(), names="value")
         self.storages.observe(lambda _change: self._show_selected(), names="value")
         self.workspace.add_listener(self._on_status)
@@ -256,6 +264,13 @@ class StorageForm(widgets.VBox):
             self._reset_progress()
             self._set_status(f"Removed {name} (its files stay on disk).")
             self._refresh_names()
+
+    def _on_link(self, _button: Any = None) -> None:
+        """Show the link that pulls the selected storage when opened (``%storage link``)."""
+        from .link_urls import make_link
+
+        with self._reporting():
+            self.status.value = make_link(self.workspace, [self._selected()])._repr_html_()
 
     # -- showing --------------------------------------------------------------------------
     @contextmanager

@@ -25,6 +25,7 @@ from .storage.base import StorageBase
 from .storage.errors import StorageConfigError, StorageError, error_line
 from .storage.intervals import check_pull_interval
 from .storage.result import ProgressCallback, PullResult
+from .workspace_file.document import FILE_NAME
 
 _default: Workspace | None = None
 _default_lock = threading.Lock()
@@ -39,7 +40,7 @@ def workspace() -> Workspace:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Workspace()
+            _default = Workspace(file=Path.cwd() / FILE_NAME)
         return _default
 
 
@@ -75,7 +76,8 @@ class UnknownStorageError(StorageConfigError, KeyError):
 class Workspace:
     """Named storages pulled under one base path (default: the kernel's working directory)."""
 
-    def __init__(self, base_path: str | Path | None = None) -> None:
+    def __init__(self, base_path: str | Path | None = None, file: str | Path | None = None) -> None:
+        """``file``: restore the storages and timers kept there, and keep it up to date."""
         self._base_path = base_folder(base_path) if base_path is not None else Path.cwd()
         self._entries: dict[str, Entry] = {}
         self._watchers: dict[str, Watcher] = {}
@@ -84,6 +86,11 @@ class Workspace:
         self._lock = threading.RLock()
         with _holding_lock:
             _workspaces.add(self)
+        self.file = None
+        if file is not None:
+            from .workspace_file import attach
+
+            attach(self, file)
 
     # -- registry -------------------------------------------------------------------------
     @property
@@ -288,6 +295,7 @@ class Workspace:
             self._stop_watcher(name)
             self._watchers[name] = watcher
         watcher.start()
+        self._notify(name)
 
     def unwatch(self, *names: str) -> None:
         """Stop the timers of ``names`` (all timers when none is named)."""

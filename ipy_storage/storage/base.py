@@ -90,6 +90,11 @@ class StorageBase:
     def set_base_path(self, path: str | Path) -> None:
         self._base_path = Path(path).expanduser().absolute()
 
+    def set_pull_interval(self, seconds: int | float | None) -> None:
+        """Pull every ``seconds`` when watched (None: a one-time sync); a workspace file restores
+        a storage's interval this way, as its pull step does not carry one."""
+        self._pull_interval = check_pull_interval(seconds)
+
     def set_name(self, name: str) -> None:
         """Pull into ``base_path / name`` instead of the kind's default folder (a workspace's
         ``add(source, name=...)`` names the folder, for remote sources too: SPEC §6.1)."""
