@@ -374,27 +374,21 @@ def test_nbdime_and_nbformat_load_only_when_a_notebook_merges():
 
 
 @pytest.mark.filterwarnings("ignore::ipy_storage.storage.step_warnings.PullStepWarning")
-def test_storage_show_lists_the_last_pulls_notebook_cells(tmp_path):
-    from IPython.core.interactiveshell import InteractiveShell
-
+def test_storage_show_lists_the_last_pulls_notebook_cells(ip, tmp_path):
     from tests.fixtures.upstreams import MemoryUpstream
 
     upstream = MemoryUpstream(tmp_path, {NOTEBOOK: as_bytes(lesson())})
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "ipy_storage")
-    shell.run_line_magic("storage", f"base {tmp_path}")
     try:
-        storage = shell.run_line_magic(
+        storage = ip.run_line_magic(
             "storage", f"add memory://{upstream.prefix} --name lesson-show --once --pull"
         )
         student_runs_and_answers(storage.destination)
         upstream.change({NOTEBOOK: as_bytes(teacher_fixes_the_typo_and_adds_exercise_2())})
-        shell.run_line_magic("storage", "pull lesson-show")
+        ip.run_line_magic("storage", "pull lesson-show")
 
-        card = shell.run_line_magic("storage", "show lesson-show")
+        card = ip.run_line_magic("storage", "show lesson-show")
 
         line = "lesson.ipynb: cell 1 updated; cell 6 added"
         assert line in repr(card) and line in card._repr_html_()
     finally:
-        shell.run_line_magic("storage", "remove lesson-show")
         upstream.remove()
