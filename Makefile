@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test test-fast typecheck lint lab bench fuzz chromium clean
+.PHONY: demo test test-fast typecheck lint lab bench fuzz chromium backends clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ demo: $(BASE)
 
 ## make test: lint and typecheck, then the whole suite against real servers, a real kernel and a
 ## real browser
-test: lint typecheck chromium
+test: lint typecheck chromium backends
 	$(PY) -m pytest
 
 ## make test-fast: the suite without kernels, browsers, servers, Prefect or kill loops (under a
@@ -53,15 +53,37 @@ lab: $(TEST)
 	$(VENV)/bin/jupyter lab --allow-root notebooks/quickstart.ipynb
 
 ## make bench: ratios against Prefect, nbgitpuller and the raw tools (writes benchmarks/RESULTS.md numbers to stdout)
-bench: $(TEST)
+bench: $(TEST) backends
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
 	$(PY) benchmarks/bench_links.py
+	$(PY) benchmarks/bench_backends.py
 	$(PY) benchmarks/bench_merge.py
 
-## make fuzz: the generated (Hypothesis) tests with many more examples than make test runs
+## make fuzz: the generated (Hypothesis) tests, random and long (fixed-seed and short in make test)
 fuzz: $(TEST)
-	IPY_STORAGE_FUZZ_EXAMPLES=2000 $(PY) -m pytest tests/test_merging.py -k generated
+	IPY_STORAGE_FUZZ=1 $(PY) -m pytest tests/test_merging.py -k generated
+
+## make backends: the servers of the back-end matrix that PyPI does not bring (tests start them):
+## Azurite from npm (3.35.0: later ones need Node >= 21) and OpenSSH's sshd unpacked from Debian's
+## package (never installed as a service; the tests run it unprivileged on a free port)
+BACKENDS := .backends
+AZURITE  := $(BACKENDS)/node_modules/.bin/azurite-blob
+SSHD     := $(BACKENDS)/openssh/usr/sbin/sshd
+SSHD_DEBS := openssh-server libwrap0
+
+backends: $(AZURITE) $(SSHD)
+
+$(AZURITE):
+	mkdir -p $(BACKENDS)
+	npm install --prefix $(BACKENDS) --no-audit --no-fund --silent azurite@3.35.0
+
+$(SSHD):
+	mkdir -p $(BACKENDS)/deb
+	cd $(BACKENDS)/deb && { apt-get download $(SSHD_DEBS) 2>/dev/null || \
+	  { apt-get update -q && apt-get download $(SSHD_DEBS); }; }
+	for deb in $(BACKENDS)/deb/*.deb; do dpkg -x $$deb $(BACKENDS)/openssh; done
+	test -x $@
 
 clean:
 	rm -rf demo-workspace .pytest_cache

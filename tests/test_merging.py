@@ -223,7 +223,7 @@ def test_nbformat_4_4_notebooks_merge_without_ids():
 # --------------------------------------------------------------------------- generated
 
 
-EXAMPLES = int(os.environ.get("IPY_STORAGE_FUZZ_EXAMPLES", "60"))
+FUZZ = os.environ.get("IPY_STORAGE_FUZZ") == "1"  # ``make fuzz``: random and long
 LINES = st.sampled_from(["x = 1", "print(x)", "", "# note", "y = x * 2", "for i in range(3):"])
 
 
@@ -274,8 +274,8 @@ def notebooks_and_edits(draw):
 
 
 @settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
+    max_examples=5000 if FUZZ else 60,
+    derandomize=not FUZZ,
     database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

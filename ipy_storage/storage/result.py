@@ -75,6 +75,10 @@ class PullResult:
     bytes_transferred: int = 0
     duration: float = 0.0
     backup: Path | None = None
+    # what the source held but the pull left alone (links pointing out of a local source), and
+    # what the user should know of the source (it cannot tell changes, links were skipped)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -85,6 +89,7 @@ class PullResult:
         for _label, name, _mark in CHANGE_LISTS:
             setattr(self, name, _sorted_unique(getattr(self, name)))
         self.moved_aside = dict(sorted(self.moved_aside.items()))
+        self.skipped = _sorted_unique(self.skipped)
         self.notebooks = dict(sorted(self.notebooks.items()))
         self.reasons = dict(sorted(self.reasons.items()))
         return self
@@ -101,7 +106,7 @@ class PullResult:
         text = ", ".join(parts) or "up to date"
         if self.revision:
             text += f" at {self.revision[:10]}"
-        return text
+        return "; ".join([text, *self.notes])
 
     def __repr__(self) -> str:
         """A headline, then the lines the display package draws below it (the changed paths)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
 from .merge import merge_download
 from .pristine import Pristine
 from .transfer import Batch, transfer
+from .watchdog import Watchdog
 
 STAGING_NAME = ".ipy_storage_staging"
 
@@ -80,13 +82,22 @@ class Placer:
 
     # -- downloads ----------------------------------------------------------------------------
 
-    def fetch(self, fs: Any, listing: Listing, downloads: list[Download], settings: dict) -> None:
+    def fetch(
+        self,
+        fs: Any,
+        listing: Listing,
+        downloads: list[Download],
+        settings: dict,
+        watchdog: Watchdog,
+    ) -> None:
         """Download into the staging folder; each batch of finished downloads is journalled once
         and moved into place, so whatever arrived before a failure is in place too."""
-        staging = self.destination / STAGING_NAME
-        staging.mkdir(exist_ok=True)
+        # a folder of this pull's own: a download a dead server left hanging in an earlier pull
+        # may wake up later, and must find no folder to write into
+        staging = self.destination / STAGING_NAME / uuid.uuid4().hex[:12]
+        staging.mkdir(parents=True)
         jobs = [(download, f"{staging}/{index:07d}") for index, download in enumerate(downloads)]
-        batches = transfer(fs, listing, jobs, self.url, settings)
+        batches = transfer(fs, listing, jobs, self.url, settings, watchdog)
         try:
             for batch in batches:
                 self.place(batch, len(jobs))
