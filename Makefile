@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test test-fast test-min typecheck lint lab bench chromium backends clean
+.PHONY: demo test test-fast test-min typecheck fuzz lint lab bench chromium backends clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench: $(TEST) backends
 	$(PY) benchmarks/bench_remote.py
 	$(PY) benchmarks/bench_links.py
 	$(PY) benchmarks/bench_backends.py
+	$(PY) benchmarks/bench_merge.py
+
+## make fuzz: the generated (Hypothesis) tests, random and long (fixed-seed and short in make test)
+fuzz: $(TEST)
+	IPY_STORAGE_FUZZ=1 $(PY) -m pytest tests/test_merging.py -k generated
 
 ## make backends: the servers of the back-end matrix that PyPI does not bring (tests start them):
 ## Azurite from npm (3.35.0: later ones need Node >= 21) and OpenSSH's sshd unpacked from Debian's

@@ -190,7 +190,7 @@ def test_upstream_rewrite_with_same_content_changes_nothing_locally(source, dest
     assert not pull(source.as_uri(), dest).changed
 
 
-def test_conflicting_file_is_not_downloaded_and_is_reported_once_per_change(source, dest, faulty):
+def test_conflicting_file_is_kept_and_reported_once_per_change(source, dest, faulty):
     url = "faulty://" + str(source)
     pull(url, dest)
     write_tree(dest, {"flows/etl.py": b"# mine\n"})
@@ -200,7 +200,7 @@ def test_conflicting_file_is_not_downloaded_and_is_reported_once_per_change(sour
     result = pull(url, dest)
 
     assert result.kept_local == ["flows/etl.py"] and result.modified == ["README.md"]
-    assert faulty["open"] == 1  # only README.md
+    assert faulty["open"] == 2  # README.md, and etl.py to merge it (which conflicts)
     again = pull(url, dest)
     assert again.kept_local == [] and not again.changed
     write_tree(source, {"flows/etl.py": b"# theirs, v3\n"})

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .merging import NotebookMerge
 
 from . import renderers
 
@@ -51,7 +55,10 @@ class PullResult:
 
     ``kept_local``: the user's edits kept over upstream's (they conflicted); ``merged``: upstream's
     changes merged into the user's edits (the file holds both); ``moved_aside``: the user's file →
-    the new name it was moved to when an upstream file took its place.
+    the new name it was moved to when an upstream file took its place. ``notebooks``: for each
+    merged notebook, the cells upstream's changes updated, added, removed, and those both sides
+    changed (numbered as the user sees them); ``reasons``: one line for a file whose merge was
+    not possible (a conflict, an invalid notebook), kept as the user had it.
     """
 
     storage: str
@@ -62,6 +69,8 @@ class PullResult:
     kept_local: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     moved_aside: dict[str, str] = field(default_factory=dict)
+    notebooks: dict[str, NotebookMerge] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
     revision: str | None = None
     bytes_transferred: int = 0
     duration: float = 0.0
@@ -81,6 +90,8 @@ class PullResult:
             setattr(self, name, _sorted_unique(getattr(self, name)))
         self.moved_aside = dict(sorted(self.moved_aside.items()))
         self.skipped = _sorted_unique(self.skipped)
+        self.notebooks = dict(sorted(self.notebooks.items()))
+        self.reasons = dict(sorted(self.reasons.items()))
         return self
 
     def summary(self) -> str:

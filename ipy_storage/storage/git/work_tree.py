@@ -91,7 +91,7 @@ def apply_update(
     restores = [path for path in plan.restore if clear_the_way(root, path, False, moved)]
     check_out(runner, root, writes + restores)
     merged, conflicted = merge_edits(
-        runner, root, checkout.bookkeeping / "merge", upstream, plan.merge
+        runner, root, checkout.bookkeeping / "merge", upstream, plan.merge, result
     )
     reappeared = {p for p in writes if upstream[p].status == "A" or local.get(p) == MISSING}
     _report(result, plan, writes, restores, reappeared, removed, merged, conflicted, moved)

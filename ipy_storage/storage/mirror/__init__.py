@@ -26,7 +26,7 @@ One pull, step by step (``pull.pull_mirror``):
 5. **Decide per file** (``keep_work.decide``, SPEC §5): compare the listing with what was pulled
    last, and each local file that needs it with the copy that was written. When the source is as
    pulled last, only files the user deleted come back: no ``stat`` per file, and a ``listdir``
-   only of the folders changed since they were last found complete. Upstream changes to files the user edited are not taken (``kept_local``).
+   only of the folders changed since they were last found complete. Upstream changes to files the user edited are merged into them (text and notebooks, against the version kept in ``pristine``), else not taken (``kept_local``).
 6. **Delete** what upstream deleted and the user did not touch (``placement.Placer.delete``).
 7. **Download** new and changed files into a staging folder inside the destination
    (``transfer``: the kernel copies local files, async back ends get one batched ``get``, sync
