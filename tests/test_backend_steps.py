@@ -58,7 +58,8 @@ def sha_tree(root: Path) -> dict[str, str]:
     return {
         path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and not path.name.startswith(".ipy_storage")
+        if path.is_file()
+        and not any(part.startswith(".ipy_storage") for part in path.relative_to(root).parts)
     }
 
 
