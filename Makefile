@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BASE   := $(VENV)/.installed-base
 TEST   := $(VENV)/.installed-test
 
-.PHONY: demo test test-fast typecheck fuzz lint lab bench chromium clean
+.PHONY: demo test test-fast test-min typecheck fuzz lint lab bench chromium backends clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ demo: $(BASE)
 
 ## make test: lint and typecheck, then the whole suite against real servers, a real kernel and a
 ## real browser
-test: lint typecheck chromium
+test: lint typecheck chromium backends
 	$(PY) -m pytest
 
 ## make test-fast: the suite without kernels, browsers, servers, Prefect or kill loops (under a
@@ -35,14 +35,19 @@ FAST := not (kernel or browser or server or s3 or prefect or slow)
 test-fast: $(TEST)
 	$(PY) -m pytest -m "$(FAST)"
 
-## make fuzz: the generated tests (git histories, kills anywhere) with random seeds for
-## FUZZ_MINUTES (30 in all, shared by the tests); a failure stops the run, is saved in
-## .hypothesis/ and replayed first next time; .hypothesis/fuzz.log counts stories and pulls
+## make fuzz: every generated test (git histories, kills anywhere, notebook merges, buckets,
+## secret settings) with random seeds for FUZZ_MINUTES (30 in all, shared by the tests); a
+## failure stops the run, is saved in .hypothesis/ and replayed first next time;
+## .hypothesis/fuzz.log counts examples and pulls
 FUZZ_MINUTES ?= 30
+KILLS := tests/test_git_kill_anywhere.py::test_killed_at
 FUZZ_TESTS ?= tests/test_git_generated.py \
-  tests/test_git_kill_anywhere.py::test_killed_at_any_write_or_git_command_of_a_generated_update \
-  tests/test_git_kill_anywhere.py::test_killed_at_a_random_moment_of_an_update_of_hundreds_of_files \
-  tests/test_git_kill_anywhere.py::test_killed_at_a_random_moment_of_a_first_clone
+  $(KILLS)_any_write_or_git_command_of_a_generated_update \
+  $(KILLS)_a_random_moment_of_an_update_of_hundreds_of_files \
+  $(KILLS)_a_random_moment_of_a_first_clone \
+  tests/test_merging.py::test_generated_merges_keep_the_users_work_and_take_upstreams \
+  tests/test_backends.py::test_generated_buckets_are_mirrored_exactly_version_after_version \
+  tests/test_secret_settings.py::test_generated_settings_render_only_placeholders_or_are_refused
 fuzz: $(TEST)
 	@for test in $(FUZZ_TESTS); do \
 	  IPY_STORAGE_FUZZ=1 timeout --foreground $$(( $(FUZZ_MINUTES) * 60 / $(words $(FUZZ_TESTS)) )) \
@@ -51,6 +56,19 @@ fuzz: $(TEST)
 	  echo "no finding in $(FUZZ_MINUTES) minutes; all runs so far:"; \
 	  awk '{n[$$1]++; p[$$1]+=$$2} END {for (t in n) print t, n[t], "examples,", p[t], "pulls"}' \
 	    .hypothesis/fuzz.log
+
+## make test-min: make test-fast in its own venv on the lowest versions pyproject.toml declares
+## (.ci/floors.py pins each dependency to its floor; uv resolves the rest, as pip backtracks for
+## long over boto3 once fsspec and s3fs are pinned)
+MIN_VENV := .venv-min
+test-min:
+	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install -q uv
+	$(PYTHON) .ci/floors.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/uv pip install -q --python $(MIN_VENV)/bin/python \
+	  -c $(MIN_VENV)/constraints.txt -e '.[test]'
+	touch $(MIN_VENV)/.installed-base $(MIN_VENV)/.installed-test
+	$(MAKE) test-fast VENV=$(MIN_VENV)
 
 ## make typecheck: mypy on the package (configured in pyproject.toml)
 typecheck: $(TEST)
@@ -70,10 +88,33 @@ lab: $(TEST)
 	$(VENV)/bin/jupyter lab --allow-root notebooks/quickstart.ipynb
 
 ## make bench: ratios against Prefect, nbgitpuller and the raw tools (writes benchmarks/RESULTS.md numbers to stdout)
-bench: $(TEST)
+bench: $(TEST) backends
 	$(PY) benchmarks/bench_git.py
 	$(PY) benchmarks/bench_remote.py
 	$(PY) benchmarks/bench_links.py
+	$(PY) benchmarks/bench_backends.py
+	$(PY) benchmarks/bench_merge.py
+
+## make backends: the servers of the back-end matrix that PyPI does not bring (tests start them):
+## Azurite from npm (3.35.0: later ones need Node >= 21) and OpenSSH's sshd unpacked from Debian's
+## package (never installed as a service; the tests run it unprivileged on a free port)
+BACKENDS := .backends
+AZURITE  := $(BACKENDS)/node_modules/.bin/azurite-blob
+SSHD     := $(BACKENDS)/openssh/usr/sbin/sshd
+SSHD_DEBS := openssh-server libwrap0
+
+backends: $(AZURITE) $(SSHD)
+
+$(AZURITE):
+	mkdir -p $(BACKENDS)
+	npm install --prefix $(BACKENDS) --no-audit --no-fund --silent azurite@3.35.0
+
+$(SSHD):
+	mkdir -p $(BACKENDS)/deb
+	cd $(BACKENDS)/deb && { apt-get download $(SSHD_DEBS) 2>/dev/null || \
+	  { apt-get update -q && apt-get download $(SSHD_DEBS); }; }
+	for deb in $(BACKENDS)/deb/*.deb; do dpkg -x $$deb $(BACKENDS)/openssh; done
+	test -x $@
 
 clean:
-	rm -rf demo-workspace .pytest_cache
+	rm -rf demo-workspace .pytest_cache .mypy_cache

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,7 @@ def run(workspace: str | Path, out=print) -> None:
     """Pull the demo sources, edit a file, let upstream move on, pull again; report each step."""
     from .display import PullReport, relative_destination, step_text
     from .storage import RemoteStorage
+    from .storage.step_warnings import PullStepWarning
     from .workspaces import Workspace
 
     base = fresh_workspace(workspace)
@@ -121,8 +124,13 @@ def run(workspace: str | Path, out=print) -> None:
     out("\n2. You edit flows/hello.py; upstream publishes v2. Second pull (your edit is kept):")
     out(_indented(PullReport(ws.pull_each()).text()))
 
-    out("\n3. The pull: section of a prefect.yaml that does the same on a Prefect worker:")
-    out("pull:\n" + step_text([ws[name].to_pull_step() for name in ws]))
+    out("\n3. The pull: section of a prefect.yaml that makes a Prefect worker pull the same:")
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", PullStepWarning)
+        steps = [ws[name].to_pull_step() for name in ws]
+    out("pull:\n" + step_text(steps))
+    for note in notes:  # what a worker could not reproduce, said in the demo's own voice
+        out(textwrap.fill(f"note: {note.message}", width=96, subsequent_indent="      "))
     out("\nnext: make lab → notebooks/quickstart.ipynb (the same with %storage magics)")
 
 

@@ -11,54 +11,29 @@ updates, which are safe from any thread.
 from __future__ import annotations
 
 import html
-import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
 from .display import card_html, relative_destination, result_body_html, status_text
 from .display.styles import ERROR, muted
+from .form_fields import git_options, kind_label, source_kind
 from .sources import settings_from_text
 from .storage.errors import StorageConfigError, error_line
-from .storage.factory import classify_source
-from .storage.git import GitRepository, default_name
+from .storage.git import GitRepository
 from .storage.intervals import DEFAULT_PULL_INTERVAL, LONGEST_PULL_INTERVAL
-from .storage.local import LocalStorage
 from .storage.remote import RemoteStorage
 from .storage.result import Progress, PullResult
-from .storage.secrets import Secret
 from .workspaces import Workspace
 from .workspaces import workspace as default_workspace
 
 _LABEL_WIDTH = {"description_width": "6em"}
 _LOG_LINES = 50
-_KIND_LABELS = {GitRepository: "git repository", RemoteStorage: "remote (fsspec)"}
-
-
-def _secret_name(storage_name: str) -> str:
-    """A Prefect block name (lowercase letters, digits, dashes) for the form's token."""
-    return (re.sub(r"[^a-z0-9]+", "-", storage_name.lower()).strip("-") or "git") + "-token"
-
-
-def _kind(source: str) -> type | None:
-    """The storage class the factory would pick for ``source`` (None while it is not one)."""
-    try:
-        return classify_source(source.strip())[0] if source.strip() else None
-    except StorageConfigError:
-        return None
-
-
-def _is_folder(source: str) -> bool:
-    try:
-        return Path(classify_source(source.strip())[1]).expanduser().is_dir()
-    except (StorageConfigError, RuntimeError, OSError):
-        return False
 
 
 def _field(kind: type, description: str, width: str, **options: Any) -> widgets.Widget:
@@ -163,45 +138,35 @@ class StorageForm(widgets.VBox):
     # -- fields ---------------------------------------------------------------------------
     def _show_fields(self) -> None:
         """Show the fields that the source's kind takes, hide the others."""
-        kind = _kind(self.source.value)
+        kind = source_kind(self.source.value)
         for field in self._git_fields:
             field.layout.display = None if kind is GitRepository else "none"
         for field in self._remote_fields:
             field.layout.display = None if kind is RemoteStorage else "none"
-        label = _KIND_LABELS.get(kind, "local folder") if kind else ""
-        if kind is LocalStorage and not _is_folder(self.source.value):
-            label = "local folder (not found here)"
-        self.kind.value = muted(label)
+        self.kind.value = muted(kind_label(self.source.value))
 
     def _source_options(self, kind: type | None, token: str, name: str | None) -> dict[str, Any]:
         """The options of the visible fields only (a hidden field may hold a stale value)."""
         options: dict[str, Any] = {"pull_interval": self.interval.value or None}
         if kind is GitRepository:
-            branch = self.branch.value.strip() or None
-            folders = [d.strip() for d in self.directories.value.split(",") if d.strip()]
-            storage_name = name or default_name(self.source.value.strip(), branch)
-            options.update(
-                branch=branch,
-                directories=folders or None,
-                credentials=self._credentials(token, storage_name),
+            options |= git_options(
+                self.source.value,
+                name,
+                self.branch.value,
+                self.directories.value,
+                self.username.value,
+                token,
             )
         elif kind is RemoteStorage:
             options["settings"] = settings_from_text(self.options.value, self.secret_options.value)
         return options
-
-    def _credentials(self, token: str, storage_name: str) -> dict[str, Any] | None:
-        username = self.username.value.strip() or None
-        credentials: dict[str, Any] = {"username": username} if username else {}
-        if token:
-            credentials["access_token"] = Secret(token, name=_secret_name(storage_name))
-        return credentials or None
 
     # -- buttons --------------------------------------------------------------------------
     def _on_add(self, _button: Any = None) -> None:
         token, self.token.value = self.token.value, ""
         with self._reporting():
             source, name = self.source.value.strip(), self.name.value.strip() or None
-            options = self._source_options(_kind(source), token, name)
+            options = self._source_options(source_kind(source), token, name)
             storage = self.workspace.add(source, name=name, **options)
             added = self.workspace.name_of(storage)
             self._refresh_names(select=added)

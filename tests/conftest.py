@@ -9,6 +9,8 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.git_server",
     "tests.fixtures.s3_server",
+    "tests.fixtures.backends",
+    "tests.fixtures.faulty_fs",
     "tests.fixtures.notebook",
     "tests.fixtures.browser",
 ]

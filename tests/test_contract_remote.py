@@ -110,7 +110,7 @@ def test_plaintext_s3_settings_are_used_for_pulling(s3_bucket, s3_upload, s3_end
         ("abfs://container/path", {}, {"url": "abfs://container/path", "requires": "adlfs"}),
         ("memory://x/y", {}, {"url": "memory://x/y", "requires": "fsspec"}),
         ("file:///abs/x", {}, {"url": "file:///abs/x", "requires": "fsspec"}),
-        ("https://example.com/x", {}, {"url": "https://example.com/x", "requires": "fsspec"}),
+        ("https://example.com/x", {}, {"url": "https://example.com/x", "requires": "aiohttp"}),
         (
             "s3://bucket/p",
             {

@@ -17,11 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fixtures.fuzzing import count_fuzzing, generated
 from tests.fixtures.history import (
     apply_user_step,
     commit_steps,
-    count_fuzzing,
-    generated,
     read_tree,
     trees,
     user_steps,

@@ -19,14 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipy_storage import GitRepository
+from tests.fixtures.fuzzing import count_fuzzing, generated
 from tests.fixtures.history import (
     Entry,
     Upstream,
     apply_user_step,
     commit_steps,
-    count_fuzzing,
     folders_in,
-    generated,
     read_tree,
     trees,
     user_steps,

@@ -2,9 +2,9 @@
 
 Each row is a test over ``upstream`` (``tests/fixtures/upstreams.py``): a git repository pulled
 by ``GitRepository``, and a folder (``file://``) and a memory prefix (``memory://``) pulled by
-``RemoteStorage``. The rows where the engines differ by design (git merges text and knows
-history; a mirror keeps the user's version of a file both sides changed) stand after the shared
-table, each marked with the engines it is for.
+``RemoteStorage``. The rows where the engines differ by design (git knows history) stand after
+the shared table, each marked with the engines it is for. Notebooks merged cell by cell, over
+these engines and S3: ``tests/test_notebook_merge.py``.
 """
 
 from __future__ import annotations
@@ -96,6 +96,25 @@ def test_both_changed_f_in_the_same_place_the_users_version_wins(pulled):
     assert (dest / "f.py").read_text() == mine
     assert result.kept_local == ["f.py"] and result.modified == ["h.py"]
     assert result.merged == [] and result.moved_aside == {}
+    assert result.reasons == {"f.py": "both changed the same lines: your version is kept"}
+
+
+def test_both_changed_f_in_different_places_upstreams_change_is_merged_in(pulled):
+    upstream, storage, dest = pulled
+    write_tree(dest, {"f.py": "line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n"})
+    upstream.change({"f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (upstream)\n"})
+
+    result = storage.pull()
+
+    merged = "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (upstream)\n"
+    assert (dest / "f.py").read_text() == merged
+    assert result.merged == ["f.py"] and result.kept_local == []
+    upstream.change({"g.py": "g2\n"})  # the merge is the user's file now: left alone
+    assert storage.pull().modified == ["g.py"] and (dest / "f.py").read_text() == merged
+    upstream.change({"f.py": "line 1\nline 2\nline 3\nline 4 (up)\nline 5 (upstream)\n"})
+    again = storage.pull()  # merged against upstream's last version, as git does
+    assert again.merged == ["f.py"]
+    assert (dest / "f.py").read_text() == merged.replace("line 4", "line 4 (up)")
 
 
 def test_user_deleted_f_upstream_did_not_change_it(pulled):
@@ -261,33 +280,6 @@ def test_reset_makes_the_destination_exactly_upstream_after_a_backup(pulled):
 
 
 # --------------------------------------------------------------------------- engine-specific rows
-
-
-@engines("git")
-def test_git_merges_upstreams_change_into_the_users_edit(pulled):
-    upstream, storage, dest = pulled
-    write_tree(dest, {"f.py": "line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n"})
-    upstream.change({"f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (upstream)\n"})
-
-    result = storage.pull()
-
-    assert (
-        dest / "f.py"
-    ).read_text() == "line 1 (mine)\nline 2\nline 3\nline 4\nline 5 (upstream)\n"
-    assert result.merged == ["f.py"] and result.kept_local == []
-
-
-@engines("file", "memory")
-def test_mirror_keeps_the_users_version_when_both_changed_f(pulled):
-    upstream, storage, dest = pulled
-    mine = "line 1 (mine)\nline 2\nline 3\nline 4\nline 5\n"
-    write_tree(dest, {"f.py": mine})
-    upstream.change({"f.py": "line 1\nline 2\nline 3\nline 4\nline 5 (upstream)\n"})
-
-    result = storage.pull()
-
-    assert (dest / "f.py").read_text() == mine
-    assert result.kept_local == ["f.py"] and result.merged == []
 
 
 @engines("git")

@@ -30,6 +30,9 @@ def card_rows(
         rows.append(("credentials", credentials))
     if show_status:
         rows.append(("status", status_text(status)))
+        last = status["last_result"] if status else None
+        for path, merge in getattr(last, "notebooks", {}).items():
+            rows.append(("merged", f"{path}: {merge.summary()}"))
     return rows
 
 

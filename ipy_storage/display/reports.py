@@ -27,8 +27,24 @@ def result_lists(result: PullResult) -> list[tuple[str, str, str, list[str]]]:
     ]
 
 
-def _path_list(mark: str, label: str, colour: str, items: list[str], unfolded: bool) -> str:
-    shown = "".join(f"<li><code>{html.escape(item)}</code></li>" for item in items[:LIST_LIMIT])
+def path_detail(result: PullResult, label: str, path: str) -> str:
+    """One line more about a path of a result: a merged notebook's cells, or why a file was
+    kept unmerged."""
+    if label == "merged" and path in result.notebooks:
+        return result.notebooks[path].summary()
+    return result.reasons.get(path, "") if label == "kept local" else ""
+
+
+def _path_item(result: PullResult, label: str, path: str) -> str:
+    detail = path_detail(result, label, path)
+    extra = f" <span style='{MUTED}'>{html.escape(detail)}</span>" if detail else ""
+    return f"<li><code>{html.escape(path)}</code>{extra}</li>"
+
+
+def _path_list(
+    result: PullResult, mark: str, label: str, colour: str, items: list[str], unfolded: bool
+) -> str:
+    shown = "".join(_path_item(result, label, item) for item in items[:LIST_LIMIT])
     more = len(items) - LIST_LIMIT
     rest = f"<li style='{MUTED}'>… and {more} more</li>" if more > 0 else ""
     return (
@@ -41,7 +57,7 @@ def _path_list(mark: str, label: str, colour: str, items: list[str], unfolded: b
 
 def result_body_html(result: PullResult, unfolded: bool = False) -> str:
     """The collapsible file lists (folded unless ``unfolded``) and the backup line of a result."""
-    lists = "".join(_path_list(*entry, unfolded) for entry in result_lists(result))
+    lists = "".join(_path_list(result, *entry, unfolded) for entry in result_lists(result))
     backup = (
         f"<div style='{MUTED}'>backup: <code>{html.escape(relative_destination(result.backup))}"
         "</code></div>"
@@ -67,9 +83,10 @@ def pull_result_html(result: PullResult) -> str:
 def result_lines(result: PullResult, indent: str = "  ") -> list[str]:
     """Every changed path of a result, one a line, with its mark (``LEGEND`` explains them)."""
     lines = [
-        f"{indent}{mark} {item}"
-        for mark, _label, _colour, items in result_lists(result)
+        f"{indent}{mark} {item}" + (f": {detail}" if detail else "")
+        for mark, label, _colour, items in result_lists(result)
         for item in items
+        for detail in [path_detail(result, label, item)]
     ]
     if result.backup:
         lines.append(f"{indent}backup: {result.backup}")

@@ -11,26 +11,11 @@ from .base import StorageBase
 from .errors import StorageConfigError
 from .intervals import DEFAULT_PULL_INTERVAL
 from .result import ProgressCallback, PullResult
-from .secrets import is_secret, reveal, secret_forms, to_placeholders
+from .secret_settings import check_no_plaintext, secret_texts
+from .secrets import to_placeholders
 from .step_warnings import warn_about_step
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
-SECRET_SETTING_KEYS = frozenset(
-    {
-        "key",
-        "secret",
-        "token",
-        "password",
-        "access_key",
-        "secret_key",
-        "account_key",
-        "sas_token",
-        "client_secret",
-        "access_token",
-        "aws_secret_access_key",
-        "aws_session_token",
-    }
-)
 
 
 def known_protocols() -> set[str]:
@@ -41,40 +26,19 @@ def known_protocols() -> set[str]:
 
 
 def required_package(scheme: str) -> str | None:
-    """The pip package a Prefect worker needs for ``scheme`` (s3 → s3fs, file → fsspec …)."""
-    from fsspec.registry import known_implementations, registry
+    """The pip package a Prefect worker needs for ``scheme`` (s3 → s3fs, sftp → paramiko …)."""
+    from .mirror.backends import package_for
 
-    if scheme in known_implementations:
-        return known_implementations[scheme]["class"].split(".", 1)[0]
-    if scheme in registry:
-        return registry[scheme].__module__.split(".", 1)[0]
-    return None
+    return package_for(scheme)
 
 
-def _plaintext_secrets(settings: dict[str, Any], where: str = "") -> list[tuple[str, Any]]:
-    """``(dotted key, value)`` of every setting under a secret key that is not a Secret."""
-    found = []
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            found += _plaintext_secrets(value, f"{where}{key}.")
-        elif key.lower() in SECRET_SETTING_KEYS and value is not None and not is_secret(value):
-            found.append((f"{where}{key!r}", value))
-    return found
-
-
-def _secret_texts(value: Any) -> set[str]:
-    """The texts of every secret holder in ``value`` (recursively), read now."""
-    if is_secret(value):
-        try:
-            text = reveal(value)
-        except StorageConfigError:  # an unset environment variable: nothing to mask
-            return set()
-        return secret_forms(text) if isinstance(text, str) else set()
+def as_lists(value: Any) -> Any:
+    """Tuples as lists, recursively: how a setting reads back from a pull step."""
     if isinstance(value, dict):
-        return set().union(*(_secret_texts(item) for item in value.values()))
+        return {key: as_lists(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return set().union(*(_secret_texts(item) for item in value))
-    return set()
+        return [as_lists(item) for item in value]
+    return value
 
 
 def destination_name(url: str) -> str:
@@ -141,13 +105,7 @@ class RemoteStorage(StorageBase):
     def to_pull_step(self) -> dict[str, Any]:
         """The ``pull_from_remote_storage`` step, secrets as Prefect placeholders; a secret in
         plain text is refused (it would be written into prefect.yaml)."""
-        plaintext = _plaintext_secrets(self._settings)
-        if plaintext:
-            raise StorageConfigError(
-                f"Setting {plaintext[0][0]} holds a secret in plain text, so it cannot go into a "
-                "pull step: use Secret(value, name=...) (saved as a Prefect Secret block) or "
-                "Secret.from_env('VAR')."
-            )
+        check_no_plaintext(self._settings)
         step: dict[str, Any] = {"url": self._url, **to_placeholders(self._settings)}
         package = required_package(urlsplit(self._url).scheme)
         if package:
@@ -155,13 +113,13 @@ class RemoteStorage(StorageBase):
         return warn_about_step({REMOTE_STEP: step})
 
     def _secret_values(self) -> set[str]:
-        """The settings' secrets: Secret holders and plain values under secret keys."""
-        plain = {value for _, value in _plaintext_secrets(self._settings) if isinstance(value, str)}
-        return _secret_texts(self._settings) | set().union(*(secret_forms(v) for v in plain))
+        """The settings' secrets: Secret holders and plain values in secret-bearing places."""
+        return secret_texts(self._settings)
 
     def _identity(self) -> tuple:
-        """Prefect's: ``url`` and ``settings`` (never ``pull_interval``)."""
-        return (self._url, self._settings)
+        """Prefect's: ``url`` and ``settings`` (never ``pull_interval``); a tuple equals the list
+        it becomes in a pull step."""
+        return (self._url, as_lists(self._settings))
 
     def __repr__(self) -> str:
         return f"RemoteStorage(url={self._url!r})"

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .merging import NotebookMerge
 
 from . import renderers
 
@@ -51,7 +55,10 @@ class PullResult:
 
     ``kept_local``: the user's edits kept over upstream's (they conflicted); ``merged``: upstream's
     changes merged into the user's edits (the file holds both); ``moved_aside``: the user's file →
-    the new name it was moved to when an upstream file took its place.
+    the new name it was moved to when an upstream file took its place. ``notebooks``: for each
+    merged notebook, the cells upstream's changes updated, added, removed, and those both sides
+    changed (numbered as the user sees them); ``reasons``: one line for a file whose merge was
+    not possible (a conflict, an invalid notebook), kept as the user had it.
     """
 
     storage: str
@@ -62,10 +69,16 @@ class PullResult:
     kept_local: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     moved_aside: dict[str, str] = field(default_factory=dict)
+    notebooks: dict[str, NotebookMerge] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
     revision: str | None = None
     bytes_transferred: int = 0
     duration: float = 0.0
     backup: Path | None = None
+    # what the source held but the pull left alone (links pointing out of a local source), and
+    # what the user should know of the source (it cannot tell changes, links were skipped)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -76,6 +89,9 @@ class PullResult:
         for _label, name, _mark in CHANGE_LISTS:
             setattr(self, name, _sorted_unique(getattr(self, name)))
         self.moved_aside = dict(sorted(self.moved_aside.items()))
+        self.skipped = _sorted_unique(self.skipped)
+        self.notebooks = dict(sorted(self.notebooks.items()))
+        self.reasons = dict(sorted(self.reasons.items()))
         return self
 
     def summary(self) -> str:
@@ -90,7 +106,7 @@ class PullResult:
         text = ", ".join(parts) or "up to date"
         if self.revision:
             text += f" at {self.revision[:10]}"
-        return text
+        return "; ".join([text, *self.notes])
 
     def __repr__(self) -> str:
         """A headline, then the lines the display package draws below it (the changed paths)."""

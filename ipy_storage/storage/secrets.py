@@ -173,12 +173,13 @@ def reveal(value: Any) -> Any:
 
 
 def to_placeholders(value: Any) -> Any:
-    """``value`` with every secret holder replaced by its pull-step placeholder (recursively)."""
+    """``value`` with every secret holder replaced by its pull-step placeholder (recursively);
+    tuples become lists, as YAML and JSON write them (``auth=("alice", Secret…)``)."""
     if is_secret(value) or is_block(value):
         return placeholder(value)
     if isinstance(value, dict):
         return {key: to_placeholders(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [to_placeholders(item) for item in value]
     return value
 

@@ -1,8 +1,10 @@
-"""Merging upstream's change into a file the user edited too (SPEC §5, "both changed"): a
-three-way line merge of the old commit's version (base), the user's file and upstream's new
-version. A clean merge replaces the user's file in one rename (it then holds both sides); a
-conflict leaves the user's file exactly as it was. Merging a file that already holds both sides
-gives it back unchanged, so a killed update can simply merge again."""
+"""Merging upstream's change into a file the user edited too (SPEC §5, "both changed"): the
+old commit's version (base), the user's file and upstream's new version go to the shared merge
+layer (``storage.merging``: a line merge for text as ``git merge-file`` does it, cell by cell
+for notebooks). A merge replaces the user's file in one rename (it then holds both sides); when
+there is none (a conflict, a binary file, an invalid notebook) the user's file stays exactly as
+it was, and the reason goes into the result. Merging a file that already holds both sides gives
+it back unchanged, so a killed update can simply merge again."""
 
 from __future__ import annotations
 
@@ -11,14 +13,22 @@ import os
 import shutil
 from pathlib import Path
 
+from ..merging import merge_file
+from ..result import PullResult
 from .runner import GitRunner
 from .update_plan import Change
 
 
 def merge_edits(
-    runner: GitRunner, root: Path, scratch: Path, upstream: dict[str, Change], paths: list[str]
+    runner: GitRunner,
+    root: Path,
+    scratch: Path,
+    upstream: dict[str, Change],
+    paths: list[str],
+    result: PullResult,
 ) -> tuple[list[str], list[str]]:
-    """Merge upstream into each of ``paths``; returns (merged, kept as the user had them)."""
+    """Merge upstream into each of ``paths``; returns (merged, kept as the user had them). A
+    notebook's cell report and the reason a file was kept go into ``result``."""
     if not paths:
         return [], []
     scratch.mkdir(parents=True, exist_ok=True)
@@ -29,20 +39,21 @@ def merge_edits(
     )
     merged, kept = [], []
     for index, path in enumerate(paths):
-        base, theirs = scratch / f"{index}.base", scratch / f"{index}.theirs"
-        base.write_bytes(versions[index])
-        theirs.write_bytes(versions[len(paths) + index])
         target = root / path
-        outcome = runner.run(
-            "merge-file", "-p", "-q", str(target), str(base), str(theirs), cwd=root, check=False
-        )
-        base.unlink()
-        theirs.unlink()
-        if outcome.returncode == 0 and target.is_file() and not target.is_symlink():
-            _replace(target, outcome.stdout, scratch / f"{index}.merged")
-            merged.append(path)
-        else:  # conflicting or binary: the user's version wins
+        if not target.is_file() or target.is_symlink():
             kept.append(path)
+            continue
+        outcome = merge_file(
+            path, versions[index], target.read_bytes(), versions[len(paths) + index]
+        )
+        if outcome.content is None:
+            kept.append(path)
+            result.reasons[path] = outcome.reason
+            continue
+        _replace(target, outcome.content, scratch / f"{index}.merged")
+        merged.append(path)
+        if outcome.notebook is not None:
+            result.notebooks[path] = outcome.notebook
     return merged, kept
 
 

@@ -194,8 +194,9 @@ class Update:
         self.unrestored.update(set(plan.restore) - set(restores))
         restores += placer.restore_moved_folders(lambda p: in_cone(p, will))
         placer.hide(seen.hidden)
+        scratch = self.checkout.bookkeeping / "merge"
         merged, conflicted = merge_edits(
-            self.runner, self.root, self.checkout.bookkeeping / "merge", upstream, plan.merge
+            self.runner, self.root, scratch, upstream, plan.merge, result
         )
         placer.follow_modes(upstream, merged + conflicted + plan.keep)
         added = {p for p in writes if upstream[p].status == "A" or local.get(p) == MISSING}

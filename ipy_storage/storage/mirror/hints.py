@@ -42,6 +42,13 @@ HINTS = (
         texts=("nosuchbucket", "bucket does not exist"),
     ),
     Hint(
+        SourceNotFoundError,
+        "Container not found for {where}",
+        "check the container name and the storage account",
+        codes=frozenset({"ContainerNotFound"}),
+        texts=("containernotfound",),
+    ),
+    Hint(
         AuthenticationError,
         "Access denied to {where}",
         "check permissions and credentials",
@@ -54,6 +61,11 @@ HINTS = (
                 "InvalidToken",
                 "AuthFailure",
                 "AllAccessDisabled",
+                "AuthenticationFailed",  # Azure (Azurite says AuthorizationFailure)
+                "AuthorizationFailure",
+                "AuthorizationPermissionMismatch",
+                "InvalidAuthenticationInfo",
+                "NoAuthenticationInformation",
                 "403",
                 "401",
             }
@@ -64,6 +76,11 @@ HINTS = (
                 "NoCredentialsError",
                 "PartialCredentialsError",
                 "ClientAuthenticationError",
+                "AuthenticationException",  # paramiko: the key or password was refused
+                "PasswordRequiredException",
+                "BadAuthenticationType",
+                "DefaultCredentialsError",  # google-auth
+                "RefreshError",
             }
         ),
         texts=(
@@ -71,17 +88,24 @@ HINTS = (
             "access denied",
             "403 forbidden",
             "401 unauthorized",
+            "received 401",  # webdav4
+            "received 403",
             "invalidaccesskeyid",
             "signaturedoesnotmatch",
+            "server failed to authenticate",  # Azure
+            "invalid credentials",  # GCS
+            "does not have storage.",  # GCS: "… does not have storage.objects.list access"
+            "530 ",  # FTP: not logged in
+            "invalid key",  # paramiko: a key file it cannot decrypt (wrong passphrase)
         ),
     ),
     Hint(
         SourceNotFoundError,
         "Nothing found at {where}",
         "check the path exists",
-        codes=frozenset({"NoSuchKey", "404"}),
+        codes=frozenset({"NoSuchKey", "BlobNotFound", "ResourceNotFound", "404"}),
         types=frozenset({"FileNotFoundError"}),
-        texts=("nosuchkey", "404 not found"),
+        texts=("nosuchkey", "404 not found", "received 404", "550 "),
         detail=False,
     ),
     Hint(
@@ -149,12 +173,22 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
 
 
 def error_code(exc: BaseException) -> str | None:
-    """The service's error code (botocore ``ClientError``), if the exception carries one."""
+    """The service's error code, if the exception carries one: botocore's ``ClientError``
+    (``response``), Azure's ``error_code``, else an HTTP status (Azure's ``status_code``,
+    gcsfs's ``code``, aiohttp's ``status``, the ``response`` of an httpx error)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
         return str(code) if code is not None else None
-    return None
+    code = getattr(exc, "error_code", None)
+    if isinstance(code, str) and code:
+        return code
+    for owner, name in ((exc, "status_code"), (exc, "status"), (response, "status_code")):
+        status = getattr(owner, name, None)
+        if isinstance(status, int) and 400 <= status < 600:
+            return str(status)
+    status = getattr(exc, "code", None)  # read last: aiohttp deprecates it for ``status``
+    return str(status) if isinstance(status, int) and 400 <= status < 600 else None
 
 
 def squeezed_message(exc: BaseException) -> str:

@@ -10,7 +10,8 @@ Per file, the source as listed now is compared with the source as pulled last (t
 | unchanged                 | missing                           | restore                           |
 | unchanged                 | missing, a folder above it replaced by the user's file | nothing, unless upstream needs that folder for another file |
 | changed                   | as we wrote it (or only touched)  | update                            |
-| changed                   | edited                            | keep the user's; ``kept_local``   |
+| changed                   | edited, its pulled version kept   | merge (``pristine``): ``merged``, or ``kept_local`` |
+| changed                   | edited, no pulled version kept    | keep the user's; ``kept_local``   |
 | changed                   | replaced by the user's folder     | update: the folder moves aside (upstream's file needs the place) |
 | deleted                   | as we wrote it (or only touched)  | delete                            |
 | deleted                   | edited                            | keep the user's; ``kept_local``; untracked from now on |
@@ -30,8 +31,9 @@ from typing import Any, NamedTuple
 
 from .listing import Listing
 from .manifest import Copy, Manifest, file_digest
+from .pristine import has_base
 
-ADD, RESTORE, UPDATE = "add", "restore", "update"  # why a file is downloaded
+ADD, RESTORE, UPDATE, MERGE = "add", "restore", "update", "merge"  # why a file is downloaded
 RACY_NS = 20_000_000  # a folder changed this recently is not trusted unchanged (timestamp ticks)
 CLOCK_NAME = ".ipy_storage_clock"
 
@@ -127,8 +129,12 @@ def upstream_changed(
 ) -> None:
     copy = manifest.copy(download.rel)
     state, current = local_state(destination / download.rel, copy)
-    if state == EDITED:
-        # no merge for a mirror: the user's version wins. The manifest takes the new remote
+    if state == EDITED and has_base(destination, copy):  # both changed it: merge (pristine)
+        decisions.downloads.append(
+            download._replace(reason=MERGE, seen=current, seen_digest=copy.digest)
+        )
+    elif state == EDITED:
+        # no base to merge with: the user's version wins. The manifest takes the new remote
         # identity (the local one stays ours, so the file still counts as edited): the next pull
         # reports it again only when upstream changes it again, as a git pull does.
         decisions.kept_local.append(download.rel)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,13 @@ from typing import Any
 from ..destination import move_aside
 from ..result import PullResult
 from .hints import disk_failure
-from .keep_work import UPDATE, Download, lstat, path_down_from_known, same_stat
+from .keep_work import MERGE, UPDATE, Download, lstat, path_down_from_known, same_stat
 from .listing import Listing
 from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
+from .merge import merge_download
+from .pristine import Pristine
 from .transfer import Batch, transfer
+from .watchdog import Watchdog
 
 STAGING_NAME = ".ipy_storage_staging"
 
@@ -55,6 +59,7 @@ class Placer:
         self.result = result
         self.placed = placed  # progress: (files to place, the one just placed)
         self.journal = Journal(destination)
+        self.pristine = Pristine(destination, manifest)  # what was pulled: later merges' base
         self.folders: dict[str, bool] = {"": created}  # ready folder → made by this pull
 
     # -- deletions ----------------------------------------------------------------------------
@@ -77,13 +82,22 @@ class Placer:
 
     # -- downloads ----------------------------------------------------------------------------
 
-    def fetch(self, fs: Any, listing: Listing, downloads: list[Download], settings: dict) -> None:
+    def fetch(
+        self,
+        fs: Any,
+        listing: Listing,
+        downloads: list[Download],
+        settings: dict,
+        watchdog: Watchdog,
+    ) -> None:
         """Download into the staging folder; each batch of finished downloads is journalled once
         and moved into place, so whatever arrived before a failure is in place too."""
-        staging = self.destination / STAGING_NAME
-        staging.mkdir(exist_ok=True)
+        # a folder of this pull's own: a download a dead server left hanging in an earlier pull
+        # may wake up later, and must find no folder to write into
+        staging = self.destination / STAGING_NAME / uuid.uuid4().hex[:12]
+        staging.mkdir(parents=True)
         jobs = [(download, f"{staging}/{index:07d}") for index, download in enumerate(downloads)]
-        batches = transfer(fs, listing, jobs, self.url, settings)
+        batches = transfer(fs, listing, jobs, self.url, settings, watchdog)
         try:
             for batch in batches:
                 self.place(batch, len(jobs))
@@ -119,6 +133,7 @@ class Placer:
             [(download.rel, download.identity, copy) for download, _, copy in ready]
         )
         for download, temporary, copy in ready:
+            self.pristine.keep(temporary, copy)
             try:
                 os.replace(temporary, f"{self.root}/{download.rel}")
             except OSError as exc:
@@ -132,6 +147,17 @@ class Placer:
         """Clear the way for one downloaded file, keeping the user's work (SPEC §5); says
         whether the download is to be placed."""
         rel = download.rel
+        if download.reason == MERGE:
+            merge_download(
+                self.destination,
+                self.pristine,
+                self.manifest,
+                self.result,
+                download,
+                temporary,
+                written,
+            )
+            return False
         fresh = self.ensure_folder(rel.rpartition("/")[0])
         target = f"{self.root}/{rel}"
         current = None if fresh else lstat(target)  # nothing is in a folder this pull made
@@ -145,19 +171,22 @@ class Placer:
                 self.result.kept_local.append(rel)  # changed while we downloaded: theirs wins
                 return False
             if holds_download(target, current, temporary, written, download.seen_digest):
-                self.adopt(rel, download.identity, current, written)  # upstream rewrote the same
+                self.adopt(rel, download.identity, current, written, temporary)  # the same
                 return False
             return True
         if stat.S_ISREG(current.st_mode) and holds_download(
             target, current, temporary, written, ""
         ):
-            self.adopt(rel, download.identity, current, written)  # the user has upstream's file
+            self.adopt(rel, download.identity, current, written, temporary)  # has upstream's
             return False
         self.move_aside(rel)
         return True
 
-    def adopt(self, rel: str, identity: str, current: os.stat_result, written: Copy) -> None:
+    def adopt(
+        self, rel: str, identity: str, current: os.stat_result, written: Copy, temporary: str
+    ) -> None:
         """Track the file at ``rel`` as it is: it already holds upstream's content."""
+        self.pristine.keep(temporary, written)
         self.manifest.record(rel, identity, Copy.of(current, written.digest))
 
     def ensure_folder(self, folder: str) -> bool:

@@ -10,9 +10,10 @@ from ..errors import DestinationConflictError
 from ..result import Progress, ProgressCallback, PullResult
 from ..secrets import redact
 from .keep_work import decide, settled_folders
-from .listing import list_source, open_filesystem
 from .manifest import Manifest
 from .placement import Placer, discard_staging
+from .source import list_source, open_filesystem, release_filesystem
+from .watchdog import Watchdog
 
 
 def pull_mirror(
@@ -34,7 +35,30 @@ def pull_mirror(
 
     report("list", message=redact(url))
     fs, root = open_filesystem(url, settings)
-    listing = list_source(fs, root, url, destination)
+    succeeded = False
+    try:
+        pulled = pull_listed(fs, root, url, settings, destination, result, reset, report)
+        succeeded = True
+        return pulled
+    finally:
+        release_filesystem(fs, url, settings, succeeded)
+
+
+def pull_listed(
+    fs: Any,
+    root: str,
+    url: str,
+    settings: dict[str, Any],
+    destination: Path,
+    result: PullResult,
+    reset: bool,
+    report: Reporter,
+) -> PullResult:
+    """The pull once the source is open: list, decide, delete, download, record."""
+    watchdog = Watchdog(fs, url)
+    listing = list_source(fs, root, url, destination, watchdog)
+    result.skipped.extend(listing.skipped)
+    result.notes.extend(listing.notes)
     report("list", len(listing.files), len(listing.files), message=redact(url))
 
     if reset:
@@ -54,7 +78,7 @@ def pull_mirror(
     try:
         placer.delete(decisions.deletions)
         if decisions.downloads:
-            placer.fetch(fs, listing, decisions.downloads, settings)
+            placer.fetch(fs, listing, decisions.downloads, settings, watchdog)
         if manifest.changes:
             manifest.settle(settled_folders(destination, listing, manifest.folders))
     finally:

@@ -7,12 +7,14 @@ destination (same file system, so the final ``os.replace`` is atomic). How depen
   files above ``HASH_LIMIT`` by ``shutil.copyfile``, which lets the kernel copy (``sendfile`` /
   ``copy_file_range`` on Linux), not hashed: a big file copies at the kernel's speed;
 - fsspec's memory filesystem: ``cat_file`` (the bytes are in this process already);
-- async back ends (s3fs, gcsfs, …): one batched ``fs.get`` (fsspec keeps its batch of requests in
-  flight), each file handed over through fsspec's per-file callbacks as it completes;
-- any other back end: a bounded thread pool of streamed copies.
+- async back ends (s3fs, gcsfs, adlfs, http): one batched ``fs.get`` (fsspec keeps its batch of
+  requests in flight), each file handed over through fsspec's per-file callbacks as it completes;
+- any other back end: streamed copies on worker threads, each with a filesystem of its own, or
+  one by one on one connection where the back end cannot take more (sftp, ftp: ``backends``).
 
 Local and memory copies run one by one: threads only add GIL contention there (measured 2x
-slower).
+slower). Remote ones run on helper threads that the pull's thread watches (``watchdog``): a
+source that stops sending fails the pull instead of holding its lock.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Callable, Generator
 from typing import Any
 
+from .backends import close_filesystem, is_sequential, thread_filesystem
 from .hints import describe_failure
 from .keep_work import Download
 from .listing import Listing
@@ -38,6 +40,7 @@ from .manifest import (
     finish_digest,
     start_digest,
 )
+from .watchdog import Watchdog
 
 THREADS = 8  # downloads in flight on sync back ends that talk to something remote
 COMMIT_BATCH = 256  # files placed per journal line when copying one by one
@@ -47,7 +50,7 @@ Batch = list[tuple[Download, str, Copy]]  # downloaded: with the copy as written
 
 
 def transfer(
-    fs: Any, listing: Listing, jobs: list[Job], url: str, settings: dict
+    fs: Any, listing: Listing, jobs: list[Job], url: str, settings: dict, watchdog: Watchdog
 ) -> Generator[Batch, None, None]:
     """Yield batches of finished temporary files; stopping the iterator stops the transfer."""
     from fsspec.implementations.memory import MemoryFileSystem
@@ -61,8 +64,8 @@ def transfer(
             jobs, url, lambda rel, temporary: write_bytes(fs.cat_file(listing.path(rel)), temporary)
         )
     if getattr(fs, "async_impl", False):
-        return batched_get(fs, listing, jobs, url, streaming_options(fs, settings))
-    return threaded(fs, listing, jobs, url)
+        return batched_get(fs, listing, jobs, url, streaming_options(fs, settings), watchdog)
+    return threaded(fs, listing, jobs, url, 1 if is_sequential(fs) else THREADS, watchdog)
 
 
 # --------------------------------------------------------------------------- one by one
@@ -90,8 +93,9 @@ def one_by_one(
 def copy_local(source: str, temporary: str) -> Copy:
     """A local file to a temporary one: a small one in one ``read`` and one ``write`` (plain
     descriptors: a file object costs more than the copy of a small file), hashed; a big one by
-    the kernel (``shutil.copyfile``), not hashed."""
-    handle = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    the kernel (``shutil.copyfile``), not hashed. The listing resolved links; one that appears
+    since (a file swapped for a link to somewhere else) is not followed."""
+    handle = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
         size = os.fstat(handle).st_size
         if size <= HASH_LIMIT:
@@ -119,12 +123,14 @@ def write_bytes(data: bytes, temporary: str) -> Copy:
     return Copy.of(st, content_digest(data) if len(data) <= HASH_LIMIT else "")
 
 
-def stream_copy(fs: Any, remote_path: str, temporary: str) -> Copy:
-    """Copy one object block by block (memory stays flat), hashing what ``HASH_LIMIT`` allows."""
+def stream_copy(fs: Any, remote_path: str, temporary: str, alive: Callable[[], None]) -> Copy:
+    """Copy one object block by block (memory stays flat), hashing what ``HASH_LIMIT`` allows;
+    ``alive()`` after every block read."""
     digest = start_digest()
     written = 0
     with fs.open(remote_path, "rb") as source, open(temporary, "xb") as target:
         while block := source.read(BLOCK):
+            alive()
             written += len(block)
             if written <= HASH_LIMIT:
                 digest.update(block)
@@ -140,57 +146,87 @@ def identify(temporary: str) -> Copy:
     return Copy.of(st, file_digest(temporary) if st.st_size <= HASH_LIMIT else "")
 
 
-# --------------------------------------------------------------------------- a thread pool
+# --------------------------------------------------------------------------- worker threads
 
 
-def threaded(fs: Any, listing: Listing, jobs: list[Job], url: str) -> Generator[Batch, None, None]:
-    pool = ThreadPoolExecutor(
-        max_workers=max(1, min(THREADS, len(jobs))), thread_name_prefix="ipy-storage-get"
-    )
-    pending: dict[Any, Job] = {}
-    waiting = iter(jobs)
+def threaded(
+    fs: Any, listing: Listing, jobs: list[Job], url: str, workers: int, watchdog: Watchdog
+) -> Generator[Batch, None, None]:
+    """Streamed copies on ``workers`` daemon threads; one worker uses ``fs`` itself, several
+    have a filesystem each. A failure stops the workers from taking more jobs."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for job in jobs:
+        todo.put(job)
+    stop = threading.Event()
+    count = max(1, min(workers, len(jobs)))
+    shared = count == 1  # the pull's thread only waits: one worker may use its filesystem
+
+    def work() -> None:
+        own = fs if shared else None
+        try:
+            while not stop.is_set():
+                try:
+                    download, temporary = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    if own is None:
+                        own = thread_filesystem(fs)
+                    path = listing.path(download.rel)
+                    done.put(
+                        (download, temporary, stream_copy(own, path, temporary, watchdog.alive))
+                    )
+                except BaseException as exc:  # handed to the pull's thread
+                    done.put((download, temporary, exc))
+                    return
+        finally:
+            if own is not None and not shared:
+                close_filesystem(own)
+            done.put(None)
+
+    threads = [
+        threading.Thread(target=work, name="ipy-storage-get", daemon=True) for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
     try:
-        refill(pool, pending, waiting, fs, listing)
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        while running:
+            arrived = [watchdog.wait(done)]
+            while not done.empty():
+                arrived.append(done.get())
+            running -= arrived.count(None)
             batch: Batch = []
             failure = None
-            for future in finished:
-                download, temporary = pending.pop(future)
-                try:
-                    batch.append((download, temporary, future.result()))
-                except Exception as exc:
-                    failure = failure or (exc, download.rel)
+            for item in filter(None, arrived):
+                if isinstance(item[2], BaseException):
+                    failure = failure or (item[2], item[0].rel)
+                else:
+                    batch.append(item)
             if batch:
                 yield batch
             if failure is not None:
                 raise describe_failure(failure[0], url, key=failure[1]) from None
-            refill(pool, pending, waiting, fs, listing)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def refill(
-    pool: ThreadPoolExecutor, pending: dict, waiting: Iterator[Job], fs: Any, listing: Listing
-) -> None:
-    """Keep a bounded number of downloads queued, so an early failure stops the rest quickly."""
-    while len(pending) < 2 * THREADS:
-        job = next(waiting, None)
-        if job is None:
-            return
-        pending[pool.submit(stream_copy, fs, listing.path(job[0].rel), job[1])] = job
+        stop.set()
 
 
 # --------------------------------------------------------------------------- fsspec's batched get
 
 
 def batched_get(
-    fs: Any, listing: Listing, jobs: list[Job], url: str, options: dict[str, Any]
+    fs: Any,
+    listing: Listing,
+    jobs: list[Job],
+    url: str,
+    options: dict[str, Any],
+    watchdog: Watchdog,
 ) -> Generator[Batch, None, None]:
     """One ``fs.get`` for every file, run in a helper thread; each file is handed over as it
     completes, so files are placed while others download."""
     finished: queue.SimpleQueue = queue.SimpleQueue()
-    transfers = file_completions(finished)
+    transfers = file_completions(finished, watchdog.alive)
     download_of = {temporary: download for download, temporary in jobs}
     failure: list[BaseException] = []
 
@@ -212,7 +248,7 @@ def batched_get(
     try:
         running = True
         while running:
-            arrived = [finished.get()]
+            arrived = [watchdog.wait(finished)]
             while not finished.empty():
                 arrived.append(finished.get())
             running = None not in arrived
@@ -223,15 +259,16 @@ def batched_get(
             raise describe_failure(failure[0], url) from None
     finally:
         transfers.stopped = True  # the consumer gave up: abort what is still in flight
-        worker.join()
+        worker.join(timeout=watchdog.stall)  # a dead server's request is left to its daemon
 
 
 class TransferStopped(Exception):
     """Raised inside fsspec's transfer to abort it once nobody waits for the files."""
 
 
-def file_completions(finished: queue.SimpleQueue) -> Any:
-    """An fsspec callback whose per-file children report each finished temporary file."""
+def file_completions(finished: queue.SimpleQueue, alive: Callable[[], None]) -> Any:
+    """An fsspec callback whose per-file children report each finished temporary file, and
+    every block they receive (``alive``)."""
     from fsspec.callbacks import Callback
 
     class FileDone(Callback):
@@ -241,6 +278,7 @@ def file_completions(finished: queue.SimpleQueue) -> Any:
             self.temporary = temporary
 
         def call(self, *args: Any, **kwargs: Any) -> None:
+            alive()
             if self.parent.stopped:
                 raise TransferStopped()
 

@@ -1,0 +1,370 @@
+"""The cell-by-cell merge of a notebook (the rules of ``docs/notebook-merge.md``).
+
+nbdime's notebook diff lines the cells of the user's notebook and of upstream's up with the cells
+of the base (by cell id where there is one, else by content similarity), which is the hard part
+of a notebook merge. What happens to each cell is decided here, because nbdime's own merge
+strategies do not give what a person who ran the notebook expects: ``use-local`` drops cells
+upstream added where the user added cells too, and ``inline`` writes conflict markers into code.
+
+A cell's *inputs* are its type, source and attachments: what a person writes. Its outputs,
+execution count and metadata are what running it or the front end changes, and never make a
+cell count as changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .marked import is_marked, marked_version, marker_key
+
+Cell = dict[str, Any]
+
+
+def inputs(cell: Cell) -> tuple:
+    return (cell.get("cell_type"), cell.get("source"), cell.get("attachments"))
+
+
+def changed(base: Cell, other: Cell) -> bool:
+    return inputs(base) != inputs(other)
+
+
+@dataclass
+class Alignment:
+    """One side against the base: ``matched[k]`` is the index of the side's cell that base cell
+    ``k`` became (None: the side deleted it); ``inserted[k]`` the side's new cells just before
+    base cell ``k`` (``k == len(base)``: at the end); ``moved[k]`` the index of the side's new
+    cell that is base cell ``k`` moved elsewhere (same id, or else the same inputs)."""
+
+    matched: list[int | None]
+    inserted: dict[int, list[int]]
+    moved: dict[int, int] = field(default_factory=dict)
+
+
+def align(base: list[Cell], other: list[Cell], trust_ids: bool) -> Alignment:
+    """Pair a side's cells with the base's, in order: first the cells with the same id on both
+    sides, or else the same inputs (``difflib``, exact and fast); then, between two such runs,
+    nbdime's notebook diff pairs the rest by content (its similarity search compares every cell
+    with every other: 500 cells at once cost 0.3 s). With ``trust_ids`` (the versions share cell
+    ids), a cell with an id the base lacks is a new cell, and a base cell whose id is gone was
+    deleted: neither is paired by content. Otherwise (nbformat 4.4, or ids written anew) cells
+    pair by content only."""
+    from difflib import SequenceMatcher
+
+    shared = {c["id"] for c in base if "id" in c} & {c["id"] for c in other if "id" in c}
+    base_keys, other_keys = _keys(base, shared), _keys(other, shared)
+    pairs: list[tuple[int, int]] = []
+    b = o = 0
+    for block in SequenceMatcher(None, base_keys, other_keys, False).get_matching_blocks():
+        free_base = [k for k in range(b, block.a) if not (trust_ids and "id" in base[k])]
+        free_other = [j for j in range(o, block.b) if not (trust_ids and "id" in other[j])]
+        if free_base and free_other:
+            pairs += _nbdime_pairs(base, other, free_base, free_other)
+        pairs += [(block.a + i, block.b + i) for i in range(block.size)]
+        b, o = block.a + block.size, block.b + block.size
+    alignment = _from_pairs(pairs, len(base), len(other))
+    alignment.moved = _moves(base, other, alignment)
+    return alignment
+
+
+def ids_are_kept(base: list[Cell], upstream: list[Cell]) -> bool:
+    """Whether upstream kept cell ids (some base cell's id is still there). Decided on base and
+    upstream only, so a merge done again (the user's side being the first merge) decides alike."""
+    return bool({c["id"] for c in base if "id" in c} & {c["id"] for c in upstream if "id" in c})
+
+
+def _keys(cells: list[Cell], shared: set[str]) -> list[tuple[str, str]]:
+    return [
+        ("id", c["id"]) if c.get("id") in shared else ("inputs", _digest(inputs(c))) for c in cells
+    ]
+
+
+def _nbdime_pairs(
+    base: list[Cell], other: list[Cell], free_base: list[int], free_other: list[int]
+) -> list[tuple[int, int]]:
+    """Which of the given cells nbdime's diff pairs up (read from its documented
+    add/remove/patch ranges over the two lists)."""
+    import nbdime
+
+    operations = []
+    view_a, view_b = _view([base[k] for k in free_base]), _view([other[j] for j in free_other])
+    for entry in nbdime.diff_notebooks(view_a, view_b):
+        if entry.key == "cells":
+            operations = sorted(entry.diff, key=lambda op: (op.key, op.op != "addrange"))
+    pairs, a, b = [], 0, 0
+    for op in operations:
+        while a < op.key:
+            pairs.append((a, b))
+            a, b = a + 1, b + 1
+        if op.op == "addrange":
+            b += len(op.valuelist)
+        elif op.op == "removerange":
+            a += op.length
+        else:  # patch: the same cell, changed
+            pairs.append((a, b))
+            a, b = a + 1, b + 1
+    while a < len(free_base) and b < len(free_other):
+        pairs.append((a, b))
+        a, b = a + 1, b + 1
+    return [(free_base[a], free_other[b]) for a, b in pairs]
+
+
+def _from_pairs(pairs: list[tuple[int, int]], n_base: int, n_other: int) -> Alignment:
+    """The alignment of ordered pairs: each unpaired cell of the side goes before the base cell
+    of the next pair (or at the end)."""
+    alignment = Alignment([None] * n_base, defaultdict(list))
+    for k, j in pairs:
+        alignment.matched[k] = j
+    anchors = iter([*pairs, (n_base, n_other)])
+    anchor = next(anchors)
+    paired = {j for _, j in pairs}
+    for j in range(n_other):
+        while j > anchor[1]:
+            anchor = next(anchors)
+        if j not in paired:
+            alignment.inserted[anchor[0]].append(j)
+    return alignment
+
+
+def _view(cells: list[Cell]) -> dict:
+    """What nbdime compares: each cell's inputs and id, without outputs (faster, and outputs do
+    not decide which cell is which)."""
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {
+                key: value
+                for key, value in cell.items()
+                if key in ("cell_type", "source", "id", "attachments")
+            }
+            | {"metadata": {}}
+            | ({"outputs": [], "execution_count": None} if cell.get("cell_type") == "code" else {})
+            for cell in cells
+        ],
+    }
+
+
+def _moves(base: list[Cell], other: list[Cell], alignment: Alignment) -> dict[int, int]:
+    """Base cells the side deleted at one place and inserted at another: moves."""
+    new = [index for indices in alignment.inserted.values() for index in indices]
+    by_id = {other[i]["id"]: i for i in new if "id" in other[i]}
+    by_inputs: dict[str, list[int]] = defaultdict(list)
+    for i in new:
+        by_inputs[_digest(inputs(other[i]))].append(i)
+    moves, taken = {}, set()
+    for k, where in enumerate(alignment.matched):
+        if where is not None:
+            continue
+        found = by_id.get(base[k].get("id"))
+        if found is None:
+            candidates = by_inputs.get(_digest(inputs(base[k])), [])
+            found = candidates[0] if len(candidates) == 1 else None
+        if found is not None and found not in taken:
+            moves[k] = found
+            taken.add(found)
+    return moves
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Merged:
+    """The merged cells and what happened to them (the cells themselves, numbered at the end)."""
+
+    cells: list[Cell] = field(default_factory=list)
+    updated: list[Cell] = field(default_factory=list)
+    added: list[Cell] = field(default_factory=list)
+    conflicted: list[Cell] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # 0-based positions in the user's notebook
+
+    def emit(self, cell: Cell, report: list[Cell] | None = None) -> None:
+        if report is not None:
+            report.append(cell)
+        self.cells.append(cell)
+
+    def conflict(self, cell: Cell) -> None:
+        self.emit(cell, self.conflicted)
+
+    def positions(self, cells: list[Cell]) -> list[int]:
+        """0-based positions of ``cells`` in the merged notebook."""
+        where = {id(cell): index for index, cell in enumerate(self.cells)}
+        return [where[id(cell)] for cell in cells]
+
+    def place_block(self, block: list[Cell], anchor: Cell | None) -> None:
+        """Move ``block`` (cells next to each other) right after ``anchor`` (None: to the top)."""
+        if anchor is not None and any(cell is anchor for cell in block):
+            return
+        start = self.positions(block[:1])[0]
+        del self.cells[start : start + len(block)]
+        at = 0 if anchor is None else self.positions([anchor])[0] + 1
+        self.cells[at:at] = block
+
+    def place_after(self, marker: Cell, anchor: Cell) -> None:
+        """Move ``marker`` right after ``anchor``."""
+        del self.cells[self.positions([marker])[0]]
+        self.cells.insert(self.positions([anchor])[0] + 1, marker)
+
+
+class CellMerge:
+    """Merges the cell lists of base, local (the user's) and upstream."""
+
+    def __init__(
+        self, base: list[Cell], local: list[Cell], upstream: list[Cell], language: str
+    ) -> None:
+        self.base, self.local, self.upstream, self.language = base, local, upstream, language
+        trust_ids = ids_are_kept(base, upstream)
+        self.mine = align(base, local, trust_ids)
+        self.theirs = align(base, upstream, trust_ids)
+        self.local_moves = {j: k for k, j in self.mine.moved.items()}
+        self.upstream_moves = {j: k for k, j in self.theirs.moved.items()}
+        # upstream versions already shown beside the user's cells (an earlier merge put them)
+        self.shown = {marker_key(cell) for cell in local if is_marked(cell)}
+        # cells the user has that the base had not: upstream's new cells an earlier merge added
+        # are among them (wherever the user's deletions moved them) and are not added twice
+        new = [local[j] for cells in self.mine.inserted.values() for j in cells]
+        self.held = {_digest(inputs(cell)) for cell in new} | {c["id"] for c in new if "id" in c}
+        self.out = Merged()
+        # upstream's versions of cells both changed, each with the user's cell it follows
+        self.follow: list[tuple[str, Cell]] = []
+        # cells upstream moved: where upstream has them, and what this merge made of them
+        self.moved: list[tuple[int, list[Cell]]] = []
+
+    def run(self) -> Merged:
+        for k in range(len(self.base) + 1):
+            self._insertions(k)
+            if k < len(self.base) and k not in self.mine.moved and k not in self.theirs.moved:
+                self._cell(k)
+        for j, block in self.moved:  # after the cell upstream put before them (or on top)
+            anchors = [c for c in self.out.cells if j and _same(c, self.upstream[j - 1])]
+            if block and (j == 0 or len(anchors) == 1):
+                self.out.place_block(block, anchors[0] if anchors else None)
+        markers = {marker_key(cell): cell for cell in self.out.cells if is_marked(cell)}
+        for key, anchor in self.follow:  # wherever the user's moves put it: after its cell
+            if key in markers:
+                self.out.place_after(markers[key], anchor)
+        return self.out
+
+    def _insertions(self, k: int) -> None:
+        """The user's new cells before base cell ``k``, then upstream's (those the user does
+        not hold already)."""
+        for j in self.mine.inserted.get(k, []):
+            if j in self.local_moves:
+                self._cell(self.local_moves[j])
+            else:
+                self.out.emit(self.local[j])
+        for j in self.theirs.inserted.get(k, []):
+            if j in self.upstream_moves:
+                if self.upstream_moves[j] not in self.mine.moved:  # the user's move wins
+                    start = len(self.out.cells)
+                    self._cell(self.upstream_moves[j])
+                    self.moved.append((j, self.out.cells[start:]))
+            elif not self._held(self.upstream[j]):
+                self.out.emit(self.upstream[j], self.out.added)
+
+    def _held(self, cell: Cell) -> bool:
+        return cell.get("id") in self.held or _digest(inputs(cell)) in self.held
+
+    def _side(self, alignment: Alignment, cells: list[Cell], k: int) -> Cell | None:
+        where = _position(alignment, k)
+        return None if where is None else cells[where]
+
+    def _cell(self, k: int) -> None:
+        """Base cell ``k`` as the user and upstream left it (SPEC §5 at the scale of a cell)."""
+        base = self.base[k]
+        mine = self._side(self.mine, self.local, k)
+        theirs = self._side(self.theirs, self.upstream, k)
+        if mine is None:
+            if theirs is not None and changed(base, theirs):
+                self._show_upstream(k, theirs, deleted=True)
+            return
+        if theirs is None:
+            if changed(base, mine):
+                self.out.conflict(mine)  # upstream deleted it; the user's work stays
+            else:  # the user's cell was where the base had it (or moved): gone now
+                self.out.removed.append(_position(self.mine, k) or 0)
+            return
+        ours, upstreams = changed(base, mine), changed(base, theirs)
+        if upstreams and not ours:
+            self.out.emit(_updated(base, mine, theirs), self.out.updated)
+        elif ours and upstreams and inputs(mine) != inputs(theirs):
+            self.out.conflict(_kept(base, mine, theirs))
+            self._show_upstream(k, theirs, deleted=False)
+        else:
+            self.out.emit(_kept(base, mine, theirs))
+
+    def _show_upstream(self, k: int, theirs: Cell, deleted: bool) -> None:
+        """Upstream's version beside the user's (or where the user deleted it), once."""
+        marked = marked_version(self.base[k], theirs, self.language, deleted)
+        if not deleted:  # it follows the user's cell, wherever moves put either
+            self.follow.append((marker_key(marked), self.out.cells[-1]))
+        if marker_key(marked) in self.shown:  # an earlier merge showed it already
+            return
+        if deleted:
+            self.out.conflict(marked)
+        else:
+            self.out.emit(marked)
+
+
+def _same(cell: Cell, other: Cell | None) -> bool:
+    """Whether two versions are one cell: the same id, or (without ids) the same inputs."""
+    if other is None:
+        return False
+    if "id" in cell and "id" in other:
+        return cell["id"] == other["id"]
+    return inputs(cell) == inputs(other)
+
+
+def _position(alignment: Alignment, k: int) -> int | None:
+    """Where base cell ``k`` is on that side (None: deleted there)."""
+    where = alignment.matched[k]
+    return alignment.moved.get(k) if where is None else where
+
+
+def _updated(base: Cell, mine: Cell, theirs: Cell) -> Cell:
+    """Upstream's new version of a cell the user did not change: its inputs and outputs (the
+    user's outputs came from the old source), the user's id, metadata merged."""
+    cell = dict(theirs)
+    if "id" in mine:
+        cell["id"] = mine["id"]
+    cell["metadata"] = merge_mapping(base.get("metadata", {}), mine["metadata"], theirs["metadata"])
+    return cell
+
+
+def _kept(base: Cell, mine: Cell, theirs: Cell) -> Cell:
+    """The user's cell with upstream's metadata changes; upstream's outputs only where the user
+    has not run the cell since the base."""
+    cell = dict(mine)
+    cell["metadata"] = merge_mapping(base.get("metadata", {}), mine["metadata"], theirs["metadata"])
+    if cell.get("cell_type") == "code" and _run_state(mine) == _run_state(base):
+        cell["outputs"], cell["execution_count"] = theirs["outputs"], theirs["execution_count"]
+    return cell
+
+
+def _run_state(cell: Cell) -> tuple:
+    return cell.get("outputs"), cell.get("execution_count")
+
+
+def merge_mapping(base: dict, mine: dict, theirs: dict) -> dict:
+    """Key by key: the user's change wins, else upstream's, else the base's value (metadata:
+    kernel, language, widget state, a cell's tags)."""
+    merged = {}
+    for key in dict.fromkeys([*mine, *theirs, *base]):
+        if mine.get(key, _ABSENT) != base.get(key, _ABSENT):
+            value = mine.get(key, _ABSENT)
+        elif theirs.get(key, _ABSENT) != base.get(key, _ABSENT):
+            value = theirs.get(key, _ABSENT)
+        else:
+            value = base.get(key, _ABSENT)
+        if value is not _ABSENT:
+            merged[key] = value
+    return merged
+
+
+_ABSENT = object()
