@@ -35,6 +35,28 @@ FAST := not (kernel or browser or server or s3 or prefect or slow)
 test-fast: $(TEST)
 	$(PY) -m pytest -m "$(FAST)"
 
+## make fuzz: every generated test (git histories, kills anywhere, notebook merges, buckets,
+## secret settings) with random seeds for FUZZ_MINUTES (30 in all, shared by the tests); a
+## failure stops the run, is saved in .hypothesis/ and replayed first next time;
+## .hypothesis/fuzz.log counts examples and pulls
+FUZZ_MINUTES ?= 30
+KILLS := tests/test_git_kill_anywhere.py::test_killed_at
+FUZZ_TESTS ?= tests/test_git_generated.py \
+  $(KILLS)_any_write_or_git_command_of_a_generated_update \
+  $(KILLS)_a_random_moment_of_an_update_of_hundreds_of_files \
+  $(KILLS)_a_random_moment_of_a_first_clone \
+  tests/test_merging.py::test_generated_merges_keep_the_users_work_and_take_upstreams \
+  tests/test_backends.py::test_generated_buckets_are_mirrored_exactly_version_after_version \
+  tests/test_secret_settings.py::test_generated_settings_render_only_placeholders_or_are_refused
+fuzz: $(TEST)
+	@for test in $(FUZZ_TESTS); do \
+	  IPY_STORAGE_FUZZ=1 timeout --foreground $$(( $(FUZZ_MINUTES) * 60 / $(words $(FUZZ_TESTS)) )) \
+	    $(PY) -m pytest -x -q --timeout=0 $$test; status=$$?; \
+	  [ $$status -eq 0 ] || [ $$status -eq 124 ] || exit $$status; done; \
+	  echo "no finding in $(FUZZ_MINUTES) minutes; all runs so far:"; \
+	  awk '{n[$$1]++; p[$$1]+=$$2} END {for (t in n) print t, n[t], "examples,", p[t], "pulls"}' \
+	    .hypothesis/fuzz.log
+
 ## make test-min: make test-fast in its own venv on the lowest versions pyproject.toml declares
 ## (.ci/floors.py pins each dependency to its floor; uv resolves the rest, as pip backtracks for
 ## long over boto3 once fsspec and s3fs are pinned)
@@ -72,10 +94,6 @@ bench: $(TEST) backends
 	$(PY) benchmarks/bench_links.py
 	$(PY) benchmarks/bench_backends.py
 	$(PY) benchmarks/bench_merge.py
-
-## make fuzz: the generated (Hypothesis) tests, random and long (fixed-seed and short in make test)
-fuzz: $(TEST)
-	IPY_STORAGE_FUZZ=1 $(PY) -m pytest tests/test_merging.py -k generated
 
 ## make backends: the servers of the back-end matrix that PyPI does not bring (tests start them):
 ## Azurite from npm (3.35.0: later ones need Node >= 21) and OpenSSH's sshd unpacked from Debian's

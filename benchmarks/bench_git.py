@@ -44,15 +44,16 @@ from ipy_storage import GitRepository  # noqa: E402
 from tests.fixtures.git_server import SourceRepo, start_git_http_server  # noqa: E402
 from tests.fixtures.prefect_venv import PREFECT_VERSION, ensure_peer_venv, prefect_environment  # noqa: E402
 
-SECTION = "## GitRepository (issues 3, 10)"
+SECTION = "## GitRepository (issues 3, 10, 14)"
 NOTES = (
     "Notes. A no-change pull is one `git ls-remote` (one request over HTTP) while the folders "
     "that hold pulled files are stat'ed to find files the user deleted (2,101 folders at 100,000 "
     "files, about 5 ms here, where one `lstat` costs 2.3 µs; a look at every file would be "
     "150 ms); both run at once on two cores and compete for them, which is the gap to a bare "
     "`ls-remote`. An update reads only the paths upstream changed, then makes the index follow "
-    "upstream (`update-index --index-info`) and writes them (`checkout-index`): no walk of the "
-    "work tree. A first pull is `clone --depth 1` into a hidden folder renamed into place, plus "
+    "upstream (`update-index --index-info`) and writes them into a staging folder "
+    "(`checkout-index --prefix`) and renames each into place (so a kill never leaves half a file "
+    "where the user's files are): no walk of the work tree. A first pull is `clone --depth 1` into a hidden folder renamed into place, plus "
     "the list of pulled files (`ls-files`) for the `PullResult` and the deletion snapshot: a "
     "fixed 10-25 ms, which shows at 2,000 files. Debian's git is built without `USE_NSEC`, so "
     "the first index write after a clone re-reads the files written in the clone's last second "
@@ -308,7 +309,7 @@ def bench_gitpython(scratch: Path) -> dict[str, float]:
     repo = GitRepository(url, name="repo")
     repo.set_base_path(scratch / "gp-base")
     repo.pull()
-    runner, dest = GitRunner(GitSource(url)), repo.destination
+    runner, dest = GitRunner(GitSource(url), repo.destination), repo.destination
     through, direct = [], []
     for _ in range(200):
         through.append(timed(lambda: runner.run("rev-parse", "HEAD", cwd=dest)))

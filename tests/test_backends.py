@@ -6,20 +6,20 @@ S3 (moto), Azure (Azurite), GCS (an emulator), SFTP (OpenSSH), WebDAV (WsgiDAV),
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipy_storage import RemoteStorage
 from ipy_storage.display import step_text
 from ipy_storage.storage import AuthenticationError, StoragePullError
 from ipy_storage.storage.mirror import RESERVED_PREFIX, is_git_dir_name
+from tests.fixtures.fuzzing import generated
 from tests.helpers import snapshot, tree
 
 pytestmark = [pytest.mark.backends, pytest.mark.timeout(120)]
@@ -33,7 +33,6 @@ FILES = {
     "docs/caf\u00e9.txt": b"non-ASCII name\n",
     "README.md": b"# upstream\n",
 }
-FUZZ = os.environ.get("IPY_STORAGE_FUZZ") == "1"
 ETL_V2 = b"def etl():\n    return 2\n"  # the same size as v1: only a checksum or a time tells
 
 
@@ -197,12 +196,7 @@ VERSIONS = st.lists(
 @pytest.mark.parametrize(
     "backend", ["memory", "file", "azure", "gcs", "sftp", "http"], indirect=True
 )
-@settings(
-    max_examples=10**9 if FUZZ else 12,  # ``make fuzz`` sets IPY_STORAGE_FUZZ=1: random, long
-    derandomize=not FUZZ,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(generated(examples=12))
 @given(versions=VERSIONS)
 def test_generated_buckets_are_mirrored_exactly_version_after_version(backend, versions):
     """Any sequence of upstream versions (names with spaces, non-ASCII, dots, deep folders):

@@ -1,17 +1,22 @@
 """git through GitPython (SPEC §3.1): nothing GitPython starts outlives a pull, its debug logging
-never carries a token, and an interrupt stops a pull at once."""
+never carries a token, an interrupt stops a pull at once, and a command past its time limit or
+abandoned ends with every helper it started."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from ipy_storage import GitRepository, Workspace
+from ipy_storage.storage.errors import NetworkError
+from ipy_storage.storage.git.runner import GitRunner
+from ipy_storage.storage.git.source import GitSource
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -105,3 +110,67 @@ def test_an_interrupt_stops_a_pull_at_once_and_ends_its_git(git_http_server, tmp
     assert time.monotonic() - started < 1.5
     assert wait_until(lambda: not git_children(), timeout=2), git_children()
     assert repo.pull().added == ["a.py"]  # the next pull converges
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers (a stalled host)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/repo.git"
+    server.close()
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Live processes whose command line holds ``text`` (git and its remote helpers)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in argv and state != "Z" and "pytest" not in argv:
+            found.append(argv)
+    return found
+
+
+def test_a_command_past_its_time_limit_stops_with_its_helpers(silent_server, tmp_path):
+    runner = GitRunner(GitSource(silent_server), tmp_path / "dest", network_timeout=1.0)
+    for command in (
+        lambda: runner.stream(
+            "clone", "--", silent_server, str(tmp_path / "dest"), action="Cloning"
+        ),
+        lambda: runner.run("ls-remote", silent_server, network=True, action="Checking"),
+    ):
+        started = time.monotonic()
+        with pytest.raises(NetworkError, match=r"into .*dest did not finish within 1s"):
+            command()
+        assert time.monotonic() - started < 5
+        assert wait_until(lambda: not processes_mentioning(silent_server), timeout=2), (
+            processes_mentioning(silent_server)
+        )
+
+
+def test_an_abandoned_command_stops_with_its_helpers(silent_server, tmp_path):
+    """An interrupt while git waits (the notebook's stop button) ends git and git-remote-http."""
+    runner = GitRunner(GitSource(silent_server), tmp_path / "dest")
+    process = runner.start("ls-remote", silent_server, lasting=True)
+    assert wait_until(lambda: len(processes_mentioning(silent_server)) >= 2, timeout=5)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.finish(process, network=True)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert process.proc.returncode is not None
+    assert wait_until(lambda: not processes_mentioning(silent_server), timeout=2), (
+        processes_mentioning(silent_server)
+    )

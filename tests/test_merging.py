@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from ipy_storage.storage.merging import merge_file
+from tests.fixtures.fuzzing import generated
 from tests.fixtures.lessons import (
     as_bytes,
     assert_valid,
@@ -223,7 +223,6 @@ def test_nbformat_4_4_notebooks_merge_without_ids():
 # --------------------------------------------------------------------------- generated
 
 
-FUZZ = os.environ.get("IPY_STORAGE_FUZZ") == "1"  # ``make fuzz``: random and long
 LINES = st.sampled_from(["x = 1", "print(x)", "", "# note", "y = x * 2", "for i in range(3):"])
 
 
@@ -273,13 +272,7 @@ def notebooks_and_edits(draw):
     return base, new_notebook(cells=local), new_notebook(cells=upstream), touched
 
 
-@settings(
-    max_examples=5000 if FUZZ else 60,
-    derandomize=not FUZZ,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(generated(examples=60))
 @given(notebooks_and_edits())
 def test_generated_merges_keep_the_users_work_and_take_upstreams(case):
     base, local, upstream, touched = case

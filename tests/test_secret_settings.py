@@ -4,15 +4,15 @@ show, what it must refuse, and how placeholders render as YAML and JSON."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipy_storage import RemoteStorage, Secret, from_pull_step
 from ipy_storage.display import step_text
+from tests.fixtures.fuzzing import generated
 
 REMOTE_STEP = "prefect.deployments.steps.pull_from_remote_storage"
 CONNECTION = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=S3CRETKEYVALUE==;"
@@ -135,12 +135,7 @@ def settings_trees(draw, depth: int = 0) -> dict:
     return tree
 
 
-@settings(
-    max_examples=10**9 if os.environ.get("IPY_STORAGE_FUZZ") == "1" else 150,  # make fuzz
-    derandomize=os.environ.get("IPY_STORAGE_FUZZ") != "1",
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(generated(examples=150))
 @given(settings_trees())
 def test_generated_settings_render_only_placeholders_or_are_refused(monkeypatch_env, generated):
     """The rule: a step is refused exactly when a plain secret sits in a secret-bearing place;

@@ -9,7 +9,7 @@ Credentials come as a ``GitCredentials``-like dict, a bare secret, or a Prefect 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -218,10 +218,17 @@ def header_config_key(url: str) -> str:
     return f"http.{parts.scheme}://{parts.netloc}/.extraHeader"
 
 
-def header_environment(url: str, pair: str) -> dict[str, str]:
-    """The ``GIT_CONFIG_COUNT/KEY_n/VALUE_n`` environment that sends ``pair`` to ``url``'s host."""
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": header_config_key(url),
-        "GIT_CONFIG_VALUE_0": basic_auth_header(pair),
-    }
+def header_config(url: str, pair: str) -> tuple[str, str]:
+    """The git configuration (key, value) that sends ``pair`` to ``url``'s host as a header."""
+    return header_config_key(url), basic_auth_header(pair)
+
+
+def config_environment(pairs: Sequence[tuple[str, str]], start: int = 0) -> dict[str, str]:
+    """git configuration as ``GIT_CONFIG_COUNT`` / ``GIT_CONFIG_KEY_n`` / ``GIT_CONFIG_VALUE_n``
+    variables, numbered from ``start`` (after the entries the environment has already): the
+    only form that keeps a value out of argv and ``.git/config``."""
+    env = {"GIT_CONFIG_COUNT": str(start + len(pairs))}
+    for index, (key, value) in enumerate(pairs, start=start):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env

@@ -1,28 +1,30 @@
 """The git storage: ``GitRepository`` and the engine that pulls it (SPEC §3.1, §5).
 
-One pull, in steps (``pull.pull_checkout``):
+One pull (``pull.pull_checkout``), in the order the modules come into it:
 
-1. ``repository``: the storage hands the engine a frozen ``GitSource`` — URL without
-   credentials, branch or pin, sparse cone, and the host-scoped ``Authorization`` header resolved
-   now. Only ``runner`` runs git (through GitPython), always with that environment.
-2. ``checkout``: look at the destination. Missing or empty → clone; a checkout of the same
-   origin → update; anything else → ``DestinationConflictError``, nothing touched. git lock files
-   left by a dead process are removed (the destination lock says no pull of ours is inside).
-3. ``clone``: ``git clone --depth 1`` (partial and sparse for ``directories``; ``init`` + a fetch of
-   the commit for a pin) into a hidden folder beside the destination, renamed into place when
+1. ``repository``: the storage hands the engine a frozen ``GitSource`` (``source``) — URL without
+   credentials, branch or pin, sparse cone, and the host-scoped ``Authorization`` header as git
+   configuration pairs, resolved now. Only ``runner`` runs git, through GitPython's public API,
+   always with that configuration in git's environment; ``processes`` stops a command with its
+   helpers; ``failures`` turns git's stderr into one line with a hint.
+2. ``checkout``: what the destination holds. Missing or empty → ``clone``; a checkout of the same
+   origin → ``update``; anything else → ``DestinationConflictError``, nothing touched. git lock
+   files left by a dead process are removed (the destination lock says no pull of ours is inside).
+3. ``clone``: ``git clone --depth 1`` (partial and sparse for ``directories``; ``init`` + a fetch
+   of the commit for a pin) into a hidden folder beside the destination, renamed into place when
    complete. A reset clones first and only then moves the old folder to its backup.
-4. ``update``: first finish an update a killed pull left (its journal). Then one ``git ls-remote``
-   — a single round trip — while ``tracked_dirs`` finds the folders whose entries changed since
-   the last pull (so deleted files are found without looking at every file). Nothing new → put
-   back the pulled files the user deleted, done. Otherwise fetch the new commit shallowly and
-   write the journal (old and new commit) before touching anything.
-5. ``work_tree`` + ``keep_work``: look only at the paths upstream changed, decide for each what
-   SPEC §5 says (write, remove, ``merge`` the user's edit, keep it, move the user's entry aside),
-   make the index follow upstream and write the files; every write passes one obstruction check,
-   so a user's folder or file in the way is moved aside, never overwritten. Each step can run
-   again, so the next pull finishes a killed one to the same result.
-6. Point the refs at the new commit, apply a changed ``directories`` list (``layout``), update
-   submodules, record what was pulled (``.git/ipy-storage/``), drop the journal.
+4. ``update`` (``Update.run``, a recipe of named steps): finish an update a killed pull left in
+   the journal; check upstream with one ``git ls-remote`` (``fetching``) while ``tracked_dirs``
+   finds pulled files the user deleted without looking at every file; fetch shallowly; then
+   ``apply`` — upstream's change as the user sees it (commits and ``directories`` together,
+   ``update_plan.as_the_user_sees``), ``survey`` of those paths, ``update_plan`` by the SPEC §5
+   rules, the journal, and ``placement``: every file written through a staging folder and renamed
+   into place, every user entry in the way moved aside, never overwritten; ``merge`` for files
+   both sides changed. Refs, the new cone (``layout``), submodules, and a record of what was
+   pulled in ``.git/ipy-storage/`` end it.
+
+Every step can run again, so the pull after a kill anywhere finishes the interrupted one to the
+same result (``tests/test_git_kill_anywhere.py``).
 """
 
 from .repository import GIT_CLONE_STEP, GitRepository, default_name

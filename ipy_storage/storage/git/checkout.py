@@ -55,14 +55,22 @@ class Checkout:
         journal = read_json(self.journal_path)
         return journal if isinstance(journal, dict) and journal.get("new") else None
 
-    def begin_update(self, old: str, new: str) -> None:
+    def begin_update(self, old: str, new: str, cones: list) -> None:
         """Before the index or work tree is touched: from now on a pull that dies here is
-        finished by the next one."""
+        finished by the next one (the same commits and cones)."""
         self.bookkeeping.mkdir(exist_ok=True)
-        write_json_atomic(self.journal_path, {"old": old, "new": new})
+        write_json_atomic(self.journal_path, {"old": old, "new": new, "cones": cones})
 
     def end_update(self) -> None:
         self.journal_path.unlink(missing_ok=True)
+
+    def symbolic_head(self) -> str | None:
+        """The branch HEAD names, read from git's file (None when detached or unreadable)."""
+        try:
+            head = (self.git_dir / "HEAD").read_text().strip()
+        except OSError:
+            return None
+        return head[5:] if head.startswith("ref: ") else None
 
     def remember(self, **facts: Any) -> None:
         """Keep facts about the remote (not what was pulled) in the state file at once."""

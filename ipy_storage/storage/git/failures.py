@@ -4,6 +4,7 @@ turned into one line with the error class and a hint (SPEC §2.3). Pure: no git 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from ..errors import AuthenticationError, NetworkError, SourceNotFoundError, StoragePullError
 from ..secrets import redact
@@ -66,9 +67,15 @@ ERROR_RULES = [
 
 
 def git_failure(
-    action: str, url: str, stderr: str, hint: str | None = None, has_credentials: bool = False
+    action: str,
+    url: str,
+    destination: Path,
+    stderr: str,
+    hint: str | None = None,
+    has_credentials: bool = False,
 ) -> StoragePullError:
-    """One line for a failed git command: what failed, for which URL, why, and what to do."""
+    """One line for a failed git command: what failed, for which URL and destination, why, and
+    what to do."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     error_class, rule_hint = StoragePullError, None
     for candidate, pattern, candidate_hint in ERROR_RULES:
@@ -87,4 +94,6 @@ def git_failure(
             else "the server requires credentials and none were given"
         )
     final_hint = rule_hint or "see the reason above; pull(reset=True) starts afresh (with a backup)"
-    return error_class(redact(f"{action} {url} failed: {reason} — {final_hint}."))
+    return error_class(
+        redact(f"{action} {url} into {destination} failed: {reason} — {final_hint}.")
+    )

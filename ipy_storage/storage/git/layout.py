@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..result import PullResult
 from .runner import GitRunner
 
 
@@ -29,17 +28,15 @@ def set_cone(runner: GitRunner, root: Path, cone: list[str] | None) -> None:
         )
 
 
-def change_cone(runner: GitRunner, root: Path, cone: list[str] | None, result: PullResult) -> None:
-    """Apply a different ``directories`` list to an existing checkout. git keeps files the user
-    changed that fall outside the new cone; running it again after a kill finishes it."""
-    runner.report("sparse", message="Changing the checked-out directories")
-    before = set(visible_files(runner, root))
-    set_cone(runner, root, cone)
-    after = set(visible_files(runner, root))
-    appeared, hidden = after - before, before - after
-    result.added += sorted(appeared)
-    result.deleted += sorted(hidden)
-    result.modified[:] = [path for path in result.modified if path not in hidden]
+def index_entries(runner: GitRunner, root: Path) -> dict[str, tuple[str, str]]:
+    """Every entry of the index: path → (mode, blob)."""
+    entries = {}
+    for entry in os.fsdecode(runner.run("ls-files", "-z", "-s", cwd=root).stdout).split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            mode, blob, _stage = meta.split()
+            entries[path] = (mode, blob)
+    return entries
 
 
 def update_submodules(runner: GitRunner, root: Path) -> None:

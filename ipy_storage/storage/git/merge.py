@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..merging import merge_file
 from ..result import PullResult
-from .keep_work import Change
 from .runner import GitRunner
+from .update_plan import Change
 
 
 def merge_edits(

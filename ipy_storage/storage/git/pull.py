@@ -9,7 +9,7 @@ from .checkout import inspect_destination
 from .clone import clone, remove_leftovers
 from .runner import GitRunner
 from .source import GitSource
-from .update import update
+from .update import Update
 
 
 def pull_checkout(
@@ -23,14 +23,14 @@ def pull_checkout(
 
     ``reset`` makes it exactly upstream: a fresh clone, the old folder kept as a backup.
     """
-    runner = GitRunner(source, progress)
+    runner = GitRunner(source, destination, progress)
     result = PullResult(storage=name, destination=destination)
     checkout = None if reset else inspect_destination(runner, source, destination)
     if checkout is None:
         clone(runner, source, destination, result, reset=reset)
     else:
         remove_leftovers(destination)
-        update(runner, source, checkout, result)
+        Update(runner, source, checkout, result).run()
     result.bytes_transferred = runner.bytes_transferred
     runner.report("done", message=result.summary())
     return result

@@ -12,7 +12,8 @@ from ..base import StorageBase, check_relative_name, has_control_characters
 from ..credentials import (
     GitAuth,
     GitCredentials,
-    header_environment,
+    config_environment,
+    header_config,
     normalize_credentials,
     split_userinfo,
 )
@@ -169,15 +170,18 @@ class GitRepository(StorageBase):
     def include_submodules(self) -> bool:
         return self._include_submodules
 
-    def auth_environment(self) -> dict[str, str]:
-        """git config through the environment that authenticates to this repository's host.
-
-        Empty for non-HTTP URLs and when there are no credentials. Resolves Secrets and
-        credential blocks now.
-        """
+    def auth_config(self) -> tuple[tuple[str, str], ...]:
+        """The git configuration that authenticates to this repository's host: one
+        host-scoped ``Authorization`` header, resolved now from Secrets and credential blocks;
+        none for non-HTTP URLs and without credentials."""
         if self._auth is None or urlsplit(self._url).scheme not in ("http", "https"):
-            return {}
-        return header_environment(self._url, self._auth.pair(self._url))
+            return ()
+        return (header_config(self._url, self._auth.pair(self._url)),)
+
+    def auth_environment(self) -> dict[str, str]:
+        """``auth_config`` as git's environment variables (to run git by hand the same way)."""
+        pairs = self.auth_config()
+        return config_environment(pairs) if pairs else {}
 
     # -- pulling ---------------------------------------------------------------------------
     def _pull(self, reset: bool, progress: ProgressCallback | None) -> PullResult:
@@ -187,18 +191,13 @@ class GitRepository(StorageBase):
 
     def _source(self) -> GitSource:
         """What the engine needs, frozen, with the credentials resolved for this pull."""
-        auth = self.auth_environment()
-        pairs = tuple(
-            (auth[f"GIT_CONFIG_KEY_{i}"], auth[f"GIT_CONFIG_VALUE_{i}"])
-            for i in range(int(auth.get("GIT_CONFIG_COUNT") or 0))
-        )
         return GitSource(
             url=self._url,
             branch=self._branch,
             commit_sha=self._commit_sha,
             directories=tuple(self._directories) if self._directories else None,
             include_submodules=self._include_submodules,
-            auth=pairs,
+            auth=self.auth_config(),
         )
 
     def _secret_values(self) -> set[str]:

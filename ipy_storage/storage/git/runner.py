@@ -1,6 +1,7 @@
-"""The one place that runs git (imported only when a pull starts, so ``%load_ext`` stays fast): through GitPython's command layer (``git.cmd.Git.execute``, its
-``handle_process_output`` with a kill timeout, its ``RemoteProgress`` parser and its unsafe
-protocol / option guards).
+"""The one place that runs git (imported only when a pull starts, so ``%load_ext`` stays fast),
+through GitPython's public command layer: ``Git.execute``, ``handle_process_output``, its
+``RemoteProgress`` parser and its unsafe protocol / option guards. Time limits and stopping a
+command with its helpers are ours (``processes``).
 
 Every command gets the same environment: no prompt ever (``GIT_TERMINAL_PROMPT=0``, no askpass,
 ssh in batch mode), pathspecs as written, English messages, and git configuration through
@@ -9,8 +10,9 @@ ssh in batch mode), pathspecs as written, English messages, and git configuratio
 git runs in the kernel's process group (a notebook's interrupt and restart reach it), and
 every command that transfers objects or writes the work tree dies with the process that started
 it (Linux ``setpriv --pdeathsig``; its exec costs a few milliseconds, so quick read-only
-commands, ``ls-remote`` among them, go without), so no such git outlives a killed kernel. Whatever happens while git runs — an error, a timeout, ``KeyboardInterrupt`` —
-the process is killed and reaped before the exception leaves.
+commands, ``ls-remote`` among them, go without), so no such git outlives a killed kernel.
+Whatever happens while git runs — an error, a timeout, ``KeyboardInterrupt`` — the process and
+its helpers are killed and reaped before the exception leaves.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Any
 
 import git
 
+from ..credentials import config_environment
 from ..errors import NetworkError, StoragePullError
 from ..result import Progress, ProgressCallback
 from .failures import git_failure
+from .processes import Watchdog, kill_tree
 from .source import GitSource
 
 # A last resort against a server that never answers; http.lowSpeed* catches stalls sooner.
@@ -61,17 +65,6 @@ _SIZE = re.compile(r"(?P<size>[\d.]+) (?P<unit>[KMG]iB|bytes)")
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
-def _config_env(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """``GIT_CONFIG_KEY_n``/``VALUE_n`` entries for ``pairs``, numbered after the user's own."""
-    count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
-    env = {}
-    for index, (key, value) in enumerate(pairs, start=count):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    env["GIT_CONFIG_COUNT"] = str(count + len(pairs))
-    return env
-
-
 def _environment(auth: Sequence[tuple[str, str]]) -> dict[str, str]:
     for name in FOREIGN_REPOSITORY_ENV:
         if os.environ.get(name):
@@ -95,7 +88,8 @@ def _environment(auth: Sequence[tuple[str, str]]) -> dict[str, str]:
     if not os.environ.get("GIT_SSH_COMMAND") and not os.environ.get("GIT_SSH"):
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"  # fail, never ask for a password
     pairs = BASE_CONFIG + (tuple(auth) + AUTH_CONFIG if auth else ())
-    return {**env, **_config_env(pairs)}
+    start = int(os.environ.get("GIT_CONFIG_COUNT") or 0)  # after the user's own entries
+    return {**env, **config_environment(pairs, start)}
 
 
 def _dies_with_parent() -> list[str]:
@@ -111,12 +105,20 @@ _DIES_WITH_PARENT: list[str] | None = None
 class GitRunner:
     """Runs git for one pull of ``source``; turns failures into one-line pull errors."""
 
-    def __init__(self, source: GitSource, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        source: GitSource,
+        destination: Path,
+        progress: ProgressCallback | None = None,
+        network_timeout: float = NETWORK_TIMEOUT,
+    ) -> None:
         global _DIES_WITH_PARENT
         if _DIES_WITH_PARENT is None:
             _DIES_WITH_PARENT = _dies_with_parent()
+        self.source = source
         self.url = source.url
-        self.has_credentials = bool(source.auth)
+        self.destination = destination
+        self.network_timeout = network_timeout
         self.env = _environment(source.auth)
         self.progress_callback = progress
         self.bytes_transferred = 0
@@ -156,17 +158,15 @@ class GitRunner:
         hint: str | None = None,
     ) -> subprocess.CompletedProcess:
         """Wait for a started command; its output as bytes, or a pull error when it failed."""
-        timeout = NETWORK_TIMEOUT if network else None
         try:
-            stdout, stderr = process.proc.communicate(input, timeout=timeout)
+            stdout, stderr = process.proc.communicate(
+                input, timeout=self.network_timeout if network else None
+            )
         except subprocess.TimeoutExpired:
-            self._stop(process)
-            raise NetworkError(
-                f"{action} {self.url} did not finish within {NETWORK_TIMEOUT:.0f}s: "
-                "check the network."
-            ) from None
+            kill_tree(process.proc)
+            raise self._timed_out(action) from None
         except BaseException:
-            self._stop(process)
+            kill_tree(process.proc)
             raise
         returncode = process.proc.returncode
         if check and returncode:
@@ -206,22 +206,16 @@ class GitRunner:
         )
         progress = _Progress(self)
         try:
-            git.cmd.handle_process_output(
-                process,
-                None,
-                progress.new_message_handler(),
-                decode_streams=False,
-                kill_after_timeout=NETWORK_TIMEOUT,
-            )
-            returncode = process.proc.wait()
+            with Watchdog(process.proc, self.network_timeout) as watchdog:
+                git.cmd.handle_process_output(
+                    process, None, progress.new_message_handler(), decode_streams=False
+                )
+                returncode = process.proc.wait()
         except BaseException:
-            self._stop(process)
+            kill_tree(process.proc)
             raise
-        if process._timeout_error is not None:
-            raise NetworkError(
-                f"{action} {self.url} did not finish within {NETWORK_TIMEOUT:.0f}s: "
-                "check the network."
-            )
+        if watchdog.fired:
+            raise self._timed_out(action)
         if returncode:
             raise self.failure(action, "\n".join(progress.error_lines + progress.other_lines), hint)
 
@@ -229,16 +223,14 @@ class GitRunner:
     def _prefix(lasting: bool) -> list[str]:
         return (_DIES_WITH_PARENT or []) if lasting else []
 
-    @staticmethod
-    def _stop(process: Any) -> None:
-        """Kill a command no longer waited for — with its helpers (``git-remote-http`` holds
-        the pipes too), through GitPython's process-tree kill — and reap it."""
-        if process.proc is not None and process.proc.poll() is None:
-            git.cmd._kill_process(process.proc.pid)
-        process._terminate()
+    def _timed_out(self, action: str) -> NetworkError:
+        return NetworkError(
+            f"{action} {self.url} into {self.destination} did not finish within "
+            f"{self.network_timeout:.0f}s: check the network and that the host answers."
+        )
 
     def failure(self, action: str, stderr: str, hint: str | None = None) -> StoragePullError:
-        return git_failure(action, self.url, stderr, hint, self.has_credentials)
+        return git_failure(action, self.url, self.destination, stderr, hint, bool(self.source.auth))
 
     # -- guards ---------------------------------------------------------------------------
     def check_clone_options(self, options: list[str]) -> None:

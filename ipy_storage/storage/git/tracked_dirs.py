@@ -13,6 +13,7 @@ otherwise git is asked about it.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class Changes:
     folders: list[str] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)
     ask_git: list[str] | None = field(default_factory=list)
+    ask_below: list[str] = field(default_factory=list)  # not a folder now: ask about all below
 
 
 class FolderSnapshot:
@@ -80,19 +82,26 @@ class FolderSnapshot:
             if st is not None and st.st_ino == ino and st.st_ctime_ns == ctime < recorded_at:
                 continue
             changes.folders.append(folder)
-            if folder in self.names:
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                changes.ask_below.append(folder)  # gone, or a user's file stands in its place
+            elif folder in self.names:
                 changes.missing |= self._missing_in(folder, st is not None)
             else:
                 ask_git.append(folder)
         return changes
 
-    def refresh(self, folders: Iterable[str]) -> None:
-        """Record ``folders`` as they are now; the others keep their identity."""
-        for folder, st in _stats(self._root, sorted(set(folders))):
-            if st is None:
-                self.identities.pop(folder, None)
-            else:
+    def refresh(self, folders: Iterable[str], unrestored: Iterable[str] = ()) -> None:
+        """Record ``folders`` as they are now; the others keep their identity. A folder that is
+        not one now (the user's file stands there) while pulled files below it are missing
+        (``unrestored``) is recorded as never matching, so the next pull looks below it again."""
+        waiting = folders_of(unrestored)
+        for folder, st in _stats(self._root, sorted(set(folders) | (waiting - {""}))):
+            if st is not None and stat.S_ISDIR(st.st_mode):
                 self.identities[folder] = (st.st_ino, st.st_ctime_ns)
+            elif folder in waiting:
+                self.identities[folder] = (0, 0)
+            else:
+                self.identities.pop(folder, None)
 
     def save(self, files: Iterable[str] | None = None, commit: str | None = None) -> None:
         """Write the recording. ``files``, the complete list of pulled files of ``commit``

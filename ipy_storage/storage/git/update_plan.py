@@ -1,6 +1,5 @@
 """SPEC §5 for a git update: what happens to each path upstream changed, given what the user
-did to it, decided before anything is touched; and the one obstruction check every write goes
-through, so a user's folder or file standing where git wants to write is never overwritten.
+did to it, decided before anything is touched (``placement`` then carries the plan out).
 
 The planner is pure: it sees upstream's changes (old → new commit) and the state of each of those
 paths in the work tree, and says which to write, remove, merge, keep or move aside. A path that
@@ -10,13 +9,12 @@ finishing a killed update gives the same result as an update that was never inte
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..destination import move_aside
 from .source import in_cone
+
+NONE = "000000"  # the mode of a path a commit does not have
+NO_OBJECT = "0" * 40
 
 # The state of a path upstream changed, in the work tree, compared with the old commit.
 UNTOUCHED = "untouched"  # as pulled (or absent, for a path upstream adds)
@@ -56,24 +54,54 @@ class UpdatePlan:
     merge: list[str] = field(default_factory=list)  # both edited a text file
     keep: list[str] = field(default_factory=list)  # the user's version wins
     aside: list[str] = field(default_factory=list)  # the user's entry yields its place
-    index_only: list[str] = field(default_factory=list)  # outside the sparse cone
+
+
+@dataclass
+class Transition:
+    """Upstream's change as the work tree shows it: ``visible`` changes (a path a new cone
+    brings is added, one it takes away is deleted, whatever the commits did), the entries to
+    keep out of the work tree (``hidden``) and those coming into it (``entering``)."""
+
+    visible: dict[str, Change] = field(default_factory=dict)
+    hidden: list[str] = field(default_factory=list)
+    entering: list[str] = field(default_factory=list)
+
+
+def as_the_user_sees(
+    diff: dict[str, Change],
+    unchanged: dict[str, tuple[str, str]],
+    was: list[str] | None,
+    will: list[str] | None,
+) -> Transition:
+    """From the commits' ``diff`` and the cones ``was`` → ``will`` (``unchanged``: the index's
+    other entries, path → (mode, blob), needed only when the cone changes)."""
+    seen = Transition()
+    entries = [(p, c.old_mode, c.old_blob, c.new_mode, c.new_blob) for p, c in diff.items()]
+    entries += [(p, m, b, m, b) for p, (m, b) in unchanged.items() if p not in diff]
+    for path, old_mode, old_blob, new_mode, new_blob in entries:
+        before = in_cone(path, was) and old_mode != NONE
+        after = in_cone(path, will) and new_mode != NONE
+        if before and after and path in diff:
+            seen.visible[path] = diff[path]
+        elif after and not before:
+            seen.visible[path] = Change("A", NONE, new_mode, NO_OBJECT, new_blob)
+            seen.entering.append(path)
+        elif before and not after:
+            seen.visible[path] = Change("D", old_mode, NONE, old_blob, NO_OBJECT)
+        if new_mode != NONE and not in_cone(path, will):
+            seen.hidden.append(path)
+    return seen
 
 
 def plan_update(
-    upstream: dict[str, Change],
-    local: dict[str, str],
-    deleted_elsewhere: set[str],
-    cone: list[str] | None,
+    upstream: dict[str, Change], local: dict[str, str], deleted_elsewhere: set[str]
 ) -> UpdatePlan:
-    """Apply SPEC §5 to every path upstream changed; ``local`` gives each one's state
-    (absent = untouched); ``deleted_elsewhere`` are pulled files the user deleted that
-    upstream did not change."""
+    """Apply SPEC §5 to every path upstream changed (as the user sees it); ``local`` gives each
+    one's state (absent = untouched); ``deleted_elsewhere`` are pulled files the user deleted
+    that upstream did not change."""
     plan = UpdatePlan()
     for path, up in upstream.items():
         if up.gitlink:  # submodule commits: ``git submodule update`` moves them
-            continue
-        if not in_cone(path, cone):
-            plan.index_only.append(path)
             continue
         state = local.get(path, UNTOUCHED)
         if up.status == "D":
@@ -93,40 +121,3 @@ def plan_update(
             plan.keep.append(path)
     plan.restore = sorted(path for path in deleted_elsewhere if path not in upstream)
     return plan
-
-
-def entry_kind(path: Path) -> str | None:
-    """``file``, ``link``, ``dir`` or ``other`` for what is at ``path``; None when nothing is
-    (also when a parent is not a folder)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISLNK(mode):
-        return "link"
-    return "dir" if stat.S_ISDIR(mode) else "other"
-
-
-def clear_the_way(root: Path, path: str, needed: bool, moved: dict[str, str]) -> bool:
-    """Make room for git to write ``path``: a user's file or link where a folder of the path
-    must be, or a folder where the file must be, is moved aside (into ``moved``) when upstream
-    needs the place; when it does not (a restore), the user's entry stays and False says to
-    skip the write. Never writes through a link."""
-    parts = path.split("/")
-    for depth in range(1, len(parts)):
-        prefix = "/".join(parts[:depth])
-        kind = entry_kind(root / prefix)
-        if kind is None:
-            return True  # nothing further down can be in the way
-        if kind != "dir":
-            if not needed:
-                return False
-            moved[prefix] = move_aside(root / prefix, root)
-            return True
-    if entry_kind(root / path) in ("dir", "other"):
-        if not needed:
-            return False
-        moved[path] = move_aside(root / path, root)
-    return True
