@@ -1,5 +1,5 @@
 """Embedded demo sources, built offline, so every example runs on Binder, in CI and on a laptop
-with no network and no token (SPEC §7)."""
+with no network and no token (behaviour §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the form's fields mean (SPEC §6.4): which kind of storage a typed source is, the words
+"""What the form's fields mean (behaviour §6.4): which kind of storage a typed source is, the words
 shown beside it, and the options that kind's own fields give. A hidden field may still hold a
 value typed for another kind, so only the fields of the source's kind count. Text in, options
 out: no widgets here."""

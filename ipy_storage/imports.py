@@ -1,4 +1,4 @@
-"""Importable destinations (SPEC §6.1 ``importable=True`` / ``reload=True``): a destination on
+"""Importable destinations (behaviour §6.1 ``importable=True`` / ``reload=True``): a destination on
 ``sys.path``, and modules reloaded when a pull changed their files."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``%storage link``: the links a notebook hands out for its storages (SPEC §6.8).
+"""``%storage link``: the links a notebook hands out for its storages (behaviour §6.8).
 
 One query (``links.LinkRequest``), three ways in: this Jupyter server's own address, a
 JupyterHub's ``/hub/user-redirect/`` (each student lands on their own server), and Binder's

@@ -1,4 +1,4 @@
-"""Links that pull on open (SPEC §6.8): the query a link carries, read and written in one place.
+"""Links that pull on open (behaviour §6.8): the query a link carries, read and written in one place.
 
 ``{server}ipy-storage/pull?source=A&branch=main&dir=week1&source=B&name=data&open=A/intro.ipynb``:
 each ``source`` starts an item and the options after it (``branch``, ``commit``, ``dir``…,

@@ -1,4 +1,4 @@
-"""What ``%storage`` and ``%%storage`` accept (SPEC §6.3): the argument parsers, the help text
+"""What ``%storage`` and ``%%storage`` accept (behaviour §6.3): the argument parsers, the help text
 (usage and examples first), and the checks of typed values (intervals, the cell's YAML), each
 failing as one ``UsageError`` line in the magic's words."""
 

@@ -1,4 +1,4 @@
-"""``%storage`` and ``%%storage`` (SPEC §6.3): a thin argparse shell over the workspace.
+"""``%storage`` and ``%%storage`` (behaviour §6.3): a thin argparse shell over the workspace.
 
 Every user mistake ends as a one-line ``UsageError`` (IPython shows those without a traceback):
 argparse errors through ``MagicArgumentParser.error``, storage errors from the core through

@@ -1,4 +1,4 @@
-"""Opt-in nested event loops (SPEC §6.6).
+"""Opt-in nested event loops (behaviour §6.6).
 
 ipy_storage never needs this: ``storage.pull()`` works inside a running event loop. It is for
 users whose own code calls ``asyncio.run(...)`` or ``loop.run_until_complete(...)`` in a notebook

@@ -1,4 +1,4 @@
-"""``ipy-storage pull [FILE] [NAME…]`` (SPEC §6.7): a workspace file pulled from a terminal, a
+"""``ipy-storage pull [FILE] [NAME…]`` (behaviour §6.7): a workspace file pulled from a terminal, a
 JupyterHub ``postStart`` hook or an init container.
 
 One line per storage (what changed, or why it failed), or one JSON document with ``--json``;

@@ -1,4 +1,4 @@
-"""Timed pulls on background threads (SPEC §6.2).
+"""Timed pulls on background threads (behaviour §6.2).
 
 A thread, not a task on the kernel's event loop: ipykernel 7 does not advance loop tasks while a
 cell runs or between cells, whereas a thread keeps pulling regardless. Sleeps wait on an

@@ -1,4 +1,4 @@
-"""What a notebook user types, checked when it is added (SPEC §6.1, §6.3, §6.4): a source string
+"""What a notebook user types, checked when it is added (behaviour §6.1, §6.3, §6.4): a source string
 with its options, a base folder, ``KEY=VALUE`` settings (the interval rule is the core's).
 
 The core's factory stays Prefect's (it accepts any path, as Prefect does); these checks are the

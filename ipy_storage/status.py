@@ -1,4 +1,4 @@
-"""What a workspace knows of each storage and tells whoever listens (SPEC §6.2 status).
+"""What a workspace knows of each storage and tells whoever listens (behaviour §6.2 status).
 
 An ``Entry`` records one registered storage's options and the outcome of its last pull; ``status``
 turns it, with its timer, into the ``Workspace.status()`` dict; ``Listeners`` hands every change

@@ -1,4 +1,4 @@
-"""``StorageForm`` (SPEC §6.4): the workspace as a form, for users who prefer fields to magics.
+"""``StorageForm`` (behaviour §6.4): the workspace as a form, for users who prefer fields to magics.
 
 The form shows only the fields the source's kind takes (recognised as the factory does), pulls on
 a worker thread with its buttons disabled and the progress in ``status``, lists what a pull

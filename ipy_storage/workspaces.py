@@ -1,4 +1,4 @@
-"""The notebook's registry of storages (SPEC §6.1): one base path, names, pulls, timers, status.
+"""The notebook's registry of storages (behaviour §6.1): one base path, names, pulls, timers, status.
 
 The workspace holds no storage logic: it names storages, serialises pulls of one destination
 within the process (the core adds a file lock across processes), keeps the last outcome of every

@@ -1,5 +1,5 @@
 """Prefect's own step reproduces the pull, for every back end of the matrix where Prefect 3.9.1
-can run it (SPEC §8): our ``to_pull_step()``, templated and executed by Prefect's
+can run it (behaviour §8): our ``to_pull_step()``, templated and executed by Prefect's
 ``pull_from_remote_storage`` in a fresh folder, gives the files our ``pull()`` gave. Where Prefect
 cannot run the step, what it does instead is recorded as the fact the step's warning states."""
 

@@ -1,4 +1,4 @@
-"""One table of behaviours over every back end (SPEC §3.2): each row runs against file, memory,
+"""One table of behaviours over every back end (behaviour §3.2): each row runs against file, memory,
 S3 (moto), Azure (Azurite), GCS (an emulator), SFTP (OpenSSH), WebDAV (WsgiDAV), HTTP
 (http.server) and FTP (pyftpdlib), each a real server on 127.0.0.1 (``tests/fixtures/backends.py``).
 """

@@ -1,4 +1,4 @@
-"""The contract every storage shares (SPEC §2, §2.1, §2.3, §3.5): public names, the error family,
+"""The contract every storage shares (behaviour §2, §2.1, §2.3, §3.5): public names, the error family,
 the protocol, identity (repr and equality), defaults, the factory and a light import."""
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_equality():
     ],
 )
 def test_equal_configurations(left, right):
-    """What Prefect's Runner de-duplicates with ``==``: never pull_interval (SPEC §3.1)."""
+    """What Prefect's Runner de-duplicates with ``==``: never pull_interval (behaviour §3.1)."""
     assert left == right and right == left
 
 

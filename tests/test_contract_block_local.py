@@ -1,4 +1,4 @@
-"""``LocalStorage`` and ``BlockStorageAdapter`` (SPEC §3.3, §3.4): names, pull steps, and pulls
+"""``LocalStorage`` and ``BlockStorageAdapter`` (behaviour §3.3, §3.4): names, pull steps, and pulls
 through a block, sync or async, that keep the user's edits."""
 
 from __future__ import annotations

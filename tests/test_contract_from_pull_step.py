@@ -1,4 +1,4 @@
-"""Pull steps back into storages (SPEC §4, reverse): a ``pull:`` list or a prefect.yaml mapping,
+"""Pull steps back into storages (behaviour §4, reverse): a ``pull:`` list or a prefect.yaml mapping,
 Prefect's placeholders as ``Secret``s, and errors that name the offending entry."""
 
 from __future__ import annotations

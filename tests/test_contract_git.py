@@ -1,4 +1,4 @@
-"""``GitRepository`` as configured (SPEC §3.1, §4): validation with Prefect's messages, folder
+"""``GitRepository`` as configured (behaviour §3.1, §4): validation with Prefect's messages, folder
 names, credentials per host sent as a host-scoped header, and its ``git_clone`` pull step."""
 
 from __future__ import annotations

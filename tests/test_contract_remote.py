@@ -1,4 +1,4 @@
-"""``RemoteStorage`` as configured (SPEC §3.2, §4): destinations, validation, settings that hold
+"""``RemoteStorage`` as configured (behaviour §3.2, §4): destinations, validation, settings that hold
 secrets, and its ``pull_from_remote_storage`` step."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Secrets never show (SPEC §2.3, §2.4): ``Secret`` and its placeholders, reprs without tokens,
+"""Secrets never show (behaviour §2.3, §2.4): ``Secret`` and its placeholders, reprs without tokens,
 redaction scoped to the storage a message is about, URL userinfo removed by structure."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The first run (SPEC §7): ``python -m ipy_storage demo`` (what ``make demo`` runs) is offline,
+"""The first run (behaviour §7): ``python -m ipy_storage demo`` (what ``make demo`` runs) is offline,
 repeatable, never clears a folder it did not make, and reads as a short report that ends with the
 next step; ``make lab`` works as root; the README's Binder badge opens the quickstart."""
 

@@ -1,4 +1,4 @@
-"""Rich and plain renderings (SPEC §6.5): escaped, secret-free, destinations relative to the notebook."""
+"""Rich and plain renderings (behaviour §6.5): escaped, secret-free, destinations relative to the notebook."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A pull killed at any moment never costs the user work (SPEC §3.1, §5): SIGKILL before and
+"""A pull killed at any moment never costs the user work (behaviour §3.1, §5): SIGKILL before and
 after every git command of a first pull, an update with user edits, a ``directories`` change and
 a reset, then a pull in a fresh process; and the same for an interrupt (the notebook's stop
 button). Each time: upstream plus the user's edits in place, no moved-aside twins, no partial

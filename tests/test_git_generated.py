@@ -1,6 +1,6 @@
 """The git engine on generated histories: upstream commits, force-pushes, ``directories`` that
 grow and shrink, and a user who edits, deletes, adds and swaps files and folders between pulls —
-drawn by Hypothesis, judged after every pull by the SPEC §5 oracle
+drawn by Hypothesis, judged after every pull by the behaviour §5 oracle
 (``tests/fixtures/history_oracle.py``).
 
 ``make test`` runs a bounded, derandomized profile; ``make fuzz`` runs the same test with random

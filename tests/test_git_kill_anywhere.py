@@ -2,7 +2,7 @@
 removal, a move aside), before or after any git command, or at a random moment inside a long one
 (a clone, a fetch, a checkout of hundreds of files, a submodule clone) — costs the user nothing:
 the next pull, in a fresh process, ends with exactly the folder an uninterrupted pull gives, with
-no moved-aside twins, nothing left beside it, and no git still running (SPEC §3.1, §5).
+no moved-aside twins, nothing left beside it, and no git still running (behaviour §3.1, §5).
 
 The moments are drawn by Hypothesis (fixed seeds in ``make test``, random under ``make fuzz``);
 the generated stories reuse ``tests/test_git_generated.py``'s histories and user.

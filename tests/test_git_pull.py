@@ -1,5 +1,5 @@
 """``GitRepository`` pulls against real git: a smart-HTTP server with Basic auth (plain and TLS) and
-local bare repositories (SPEC §3.1, §5). No mocks of git or subprocess."""
+local bare repositories (behaviour §3.1, §5). No mocks of git or subprocess."""
 
 from __future__ import annotations
 

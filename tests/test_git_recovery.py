@@ -1,4 +1,4 @@
-"""Pulls that recover by themselves (SPEC §3.1): git locks a dead process left behind, a reset
+"""Pulls that recover by themselves (behaviour §3.1): git locks a dead process left behind, a reset
 while the server is down, an abbreviated pin on a shallow checkout, file-system errors."""
 
 from __future__ import annotations

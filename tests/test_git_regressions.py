@@ -1,6 +1,6 @@
 """Histories that broke the git engine, each kept as a plain test: found by the generated tests
 (``tests/test_git_generated.py``, shrunk by Hypothesis) or reported in the issue that asked for
-them, and judged by the same SPEC §5 oracle. Each test says what went wrong before."""
+them, and judged by the same behaviour §5 oracle. Each test says what went wrong before."""
 
 from __future__ import annotations
 

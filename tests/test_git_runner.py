@@ -1,4 +1,4 @@
-"""git through GitPython (SPEC §3.1): nothing GitPython starts outlives a pull, its debug logging
+"""git through GitPython (behaviour §3.1): nothing GitPython starts outlives a pull, its debug logging
 never carries a token, an interrupt stops a pull at once, and a command past its time limit or
 abandoned ends with every helper it started."""
 

@@ -1,4 +1,4 @@
-"""Tokens never reach disk, command lines, errors or progress (SPEC §3.1): checked on real clones
+"""Tokens never reach disk, command lines, errors or progress (behaviour §3.1): checked on real clones
 against the Basic-auth git server, with a /proc watcher running during slowed pulls."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The notebook layer in a real ipykernel, driven cell by cell through nbclient (SPEC §6.2, §6.3,
+"""The notebook layer in a real ipykernel, driven cell by cell through nbclient (behaviour §6.2, §6.3,
 §6.6): timers run on a thread while cells run, survive a vanished source, and end on unload."""
 
 from __future__ import annotations

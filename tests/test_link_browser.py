@@ -1,4 +1,4 @@
-"""A teacher's link followed by a student in a real JupyterLab in Chromium (SPEC §6.8): the
+"""A teacher's link followed by a student in a real JupyterLab in Chromium (behaviour §6.8): the
 progress page while a slowed private server answers, the notebook it lands in, an edit there
 kept when the link is opened again, a link for two sources, a refused link, and a link from
 another site that asks first. Screenshots go to ``tests/artifacts/screenshots/link-*.png``."""

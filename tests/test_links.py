@@ -1,4 +1,4 @@
-"""Links that pull on open (SPEC §6.8) against a real Jupyter server with the extension as an
+"""Links that pull on open (behaviour §6.8) against a real Jupyter server with the extension as an
 install enables it, a real private git server behind Basic auth, and a client that behaves as
 the progress page does (cookie login, XSRF token, server-sent events)."""
 

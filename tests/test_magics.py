@@ -1,4 +1,4 @@
-"""``%storage`` / ``%%storage`` (SPEC §6.3) in a real in-process IPython shell."""
+"""``%storage`` / ``%%storage`` (behaviour §6.3) in a real in-process IPython shell."""
 
 from __future__ import annotations
 

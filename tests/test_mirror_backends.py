@@ -1,4 +1,4 @@
-"""How the mirror engine follows each back end (SPEC §3.2): concurrency it can take, a source
+"""How the mirror engine follows each back end (behaviour §3.2): concurrency it can take, a source
 that stops answering, change detection from whatever the listing gives, links in a local source,
 and the hints of services' failures. The table every back end passes is ``test_backends.py``."""
 

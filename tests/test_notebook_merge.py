@@ -1,4 +1,4 @@
-"""Notebooks merge as notebooks, in both engines (SPEC §5, docs/notebook-merge.md): a teacher's
+"""Notebooks merge as notebooks, in both engines (behaviour §5, docs/notebook-merge.md): a teacher's
 lesson pulled over git (the smart-HTTP test server, with auth), over file:// and over S3 (moto),
 run and answered by a student, then changed upstream.
 

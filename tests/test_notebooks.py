@@ -1,4 +1,4 @@
-"""The demo notebooks (SPEC §7) run top to bottom in a real kernel with no network, from a temp
+"""The demo notebooks (behaviour §7) run top to bottom in a real kernel with no network, from a temp
 copy so that the repository stays clean, and leave no timer running; they are saved without
 outputs."""
 

@@ -1,4 +1,4 @@
-"""Prefect compatibility, proven by Prefect itself (SPEC §2.4, §4, §8).
+"""Prefect compatibility, proven by Prefect itself (behaviour §2.4, §4, §8).
 
 The first part needs no Prefect: look-alikes of Prefect's blocks (duck typing is the contract).
 The second part (marker ``prefect``; deselect with ``-m "not prefect"``) runs Prefect 3.9.1 in
@@ -417,7 +417,7 @@ def outcome(prefect_run: dict, group: str, key: str | None = None) -> dict:
 @pytest.mark.parametrize("case", EXECUTED)
 def test_prefect_executes_our_pull_step_into_the_same_files(prefect_run, case):
     """Prefect's own step function, given our to_pull_step() (templating resolved by Prefect),
-    in a fresh folder, produces the files our pull() produced (SPEC §8)."""
+    in a fresh folder, produces the files our pull() produced (behaviour §8)."""
     result = outcome(prefect_run, "cases", case)
     assert result["our_files"], "our pull produced no files"
     assert result["prefect_files"] == result["our_files"]
@@ -427,7 +427,7 @@ def test_prefect_executes_our_pull_step_into_the_same_files(prefect_run, case):
 @pytest.mark.parametrize("case", ALL_CASES)
 def test_prefects_own_storage_gives_our_pull_step_and_back(prefect_run, case):
     """Prefect's GitRepository / RemoteStorage / LocalStorage for the same configuration emit
-    our step, and from_pull_step() of Prefect's step is equal to our storage (SPEC §8)."""
+    our step, and from_pull_step() of Prefect's step is equal to our storage (behaviour §8)."""
     result = outcome(prefect_run, "cases", case)
     assert result["prefect_step"] == result["named_step"]
     assert result["from_prefect_step_is_ours"]
@@ -456,7 +456,7 @@ def test_what_prefect_receives_for_each_configuration(prefect_run):
 
 @pytest.mark.prefect
 def test_a_file_url_step_is_prefects_documented_exception(prefect_run):
-    """Prefect resolves ``file:///abs`` against its working directory (SPEC §8): from a fresh
+    """Prefect resolves ``file:///abs`` against its working directory (behaviour §8): from a fresh
     folder its step pulls nothing. If Prefect starts copying the folder, this fails and the
     exception can leave the SPEC."""
     result = outcome(prefect_run, "cases", "remote-file")

@@ -1,4 +1,4 @@
-"""Prefect runs what a notebook made, end to end (SPEC §8), and no token lands in its database.
+"""Prefect runs what a notebook made, end to end (behaviour §8), and no token lands in its database.
 
 One real Prefect 3.9.1 server (SQLite, its own ``PREFECT_HOME``) and one ``process`` worker on
 127.0.0.1 serve the whole module (``tests/fixtures/prefect_server.py``). Deployments are made the

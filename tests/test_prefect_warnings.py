@@ -1,5 +1,5 @@
 """Warnings about pull steps a Prefect worker cannot reproduce, or that would put a token into
-Prefect's database (SPEC §8; ``ipy_storage/storage/step_warnings.py``).
+Prefect's database (behaviour §8; ``ipy_storage/storage/step_warnings.py``).
 
 The first part needs no Prefect: which storages warn, what each warning says, that it never
 holds a secret, that ``%storage step`` shows it every time. The second part (marker

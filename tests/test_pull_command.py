@@ -1,4 +1,4 @@
-"""``ipy-storage pull`` (SPEC §6.7) as a hub's postStart hook runs it: the installed console
+"""``ipy-storage pull`` (behaviour §6.7) as a hub's postStart hook runs it: the installed console
 script in a child process, against a real private git server; one line per storage, exit codes,
 ``--json``, and no token in anything it prints."""
 

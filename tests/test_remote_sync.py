@@ -1,6 +1,6 @@
-"""The mirror engine behind RemoteStorage (SPEC §3.2), over real filesystems: ``file://``,
+"""The mirror engine behind RemoteStorage (behaviour §3.2), over real filesystems: ``file://``,
 ``memory://`` and ``faulty://`` (a local filesystem that fails or crawls on demand). What it does
-with the user's work (SPEC §5) is in ``test_user_work.py``, shared with the git engine; S3 (a moto
+with the user's work (behaviour §5) is in ``test_user_work.py``, shared with the git engine; S3 (a moto
 server process) is in ``test_remote_s3.py``."""
 
 from __future__ import annotations
@@ -539,7 +539,7 @@ def test_missing_source_path_says_check_the_path(tmp_path, dest):
 
 
 def test_unknown_protocol_fails_at_pull_with_what_to_install(dest):
-    """A pull failure (SPEC §2.3): the protocol may be registered later, so it is no
+    """A pull failure (behaviour §2.3): the protocol may be registered later, so it is no
     configuration error."""
     with pytest.raises(StoragePullError) as info:
         pull("nosuchproto://bucket/path", dest)

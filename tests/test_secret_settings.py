@@ -1,4 +1,4 @@
-"""Secrets in remote settings, by structure as well as by name (SPEC §2.4): what a pull step may
+"""Secrets in remote settings, by structure as well as by name (behaviour §2.4): what a pull step may
 show, what it must refuse, and how placeholders render as YAML and JSON."""
 
 from __future__ import annotations

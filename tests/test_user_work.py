@@ -1,4 +1,4 @@
-"""SPEC §5, user work is never lost: the table once, run against every engine.
+"""behaviour §5, user work is never lost: the table once, run against every engine.
 
 Each row is a test over ``upstream`` (``tests/fixtures/upstreams.py``): a git repository pulled
 by ``GitRepository``, and a folder (``file://``) and a memory prefix (``memory://``) pulled by

@@ -1,4 +1,4 @@
-"""StorageForm (SPEC §6.4) driven in-process: fields set, buttons clicked, real git sources."""
+"""StorageForm (behaviour §6.4) driven in-process: fields set, buttons clicked, real git sources."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Workspace (SPEC §6.1, §6.2) over real sources: local git repositories, memory:// and folders."""
+"""Workspace (behaviour §6.1, §6.2) over real sources: local git repositories, memory:// and folders."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The workspace file (SPEC §6.7): written on every change, restored by a new workspace (a new
+"""The workspace file (behaviour §6.7): written on every change, restored by a new workspace (a new
 kernel), hand edits respected, a broken file never overwritten, never a token in it."""
 
 from __future__ import annotations

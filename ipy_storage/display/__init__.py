@@ -1,4 +1,4 @@
-"""Everything ipy_storage draws, in one place (SPEC §6.5): the look (``styles``), the words for a
+"""Everything ipy_storage draws, in one place (behaviour §6.5): the look (``styles``), the words for a
 storage (``words``), tables, pull steps, storage cards, pull reports, the workspace's views and
 pull progress.
 

@@ -1,4 +1,4 @@
-"""A storage's card (SPEC §6.5): name, kind, source, destination, interval, whether it has
+"""A storage's card (behaviour §6.5): name, kind, source, destination, interval, whether it has
 credentials and where they come from, status, and its pull step, folded.
 
 Everything a user typed or a server sent is HTML-escaped; sources pass through ``redact``; a card

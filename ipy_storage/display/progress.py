@@ -1,4 +1,4 @@
-"""Progress of a pull that takes a while, for the magics (SPEC §6.3): a progress bar in a notebook,
+"""Progress of a pull that takes a while, for the magics (behaviour §6.3): a progress bar in a notebook,
 a ``\\r``-rewritten line in a terminal, nothing for quick pulls. The form has its own bar."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Prefect pull steps as a person reads them (SPEC §4, §6.5): YAML that pastes under ``pull:`` as
+"""Prefect pull steps as a person reads them (behaviour §4, §6.5): YAML that pastes under ``pull:`` as
 it is, or JSON, highlighted in notebooks; and where a storage's credentials come from, in words.
 
 A pull step only ever holds Secret placeholders, so nothing here can show a token."""

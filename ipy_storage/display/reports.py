@@ -1,4 +1,4 @@
-"""What a pull changed, as a person reads it (SPEC §2.2, §6.3, §6.5): the report of one pull
+"""What a pull changed, as a person reads it (behaviour §2.2, §6.3, §6.5): the report of one pull
 (a headline and collapsible lists of paths; in plain text, one marked path a line) and the report
 of several, one row per storage with its changes or its one-line error."""
 

@@ -1,4 +1,4 @@
-"""What a workspace looks like (SPEC §6.3, §6.5): its table of storages (``%storage list``, a
+"""What a workspace looks like (behaviour §6.3, §6.5): its table of storages (``%storage list``, a
 workspace as a cell's value), the storages a ``%%storage`` cell added, and its base folder."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Jupyter server extension: links that pull on open (SPEC §6.8).
+"""The Jupyter server extension: links that pull on open (behaviour §6.8).
 
 Enabled on install by ``jupyter-config/jupyter_server_config.d/ipy_storage.json`` (installed to
 ``etc/jupyter``); configured with ``c.IPyStorageLinks`` (see ``settings``). ``links`` reads and

@@ -3,7 +3,7 @@ on a bounded pool of threads, each step told to the progress page as an event.
 
 Planning refuses what a link must not do: name a secret the administrator did not allow for that
 source, land outside the root (also through a symlink), or pull two sources into one folder.
-Pulls are the core's, so the user's edits in an existing folder are kept (SPEC §5). A second
+Pulls are the core's, so the user's edits in an existing folder are kept (behaviour §5). A second
 click on a link whose pull still runs joins it instead of starting another.
 """
 

@@ -1,6 +1,6 @@
-"""The storage contract (SPEC §2.1) and what every storage kind shares: base path, pull
+"""The storage contract (behaviour §2.1) and what every storage kind shares: base path, pull
 interval, a sync ``pull()`` beside the async ``pull_code()``, the destination lock, and the one
-place where a pull's failures become ipy_storage errors without secrets (SPEC §2.3)."""
+place where a pull's failures become ipy_storage errors without secrets (behaviour §2.3)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class StorageBase:
 
     def set_name(self, name: str) -> None:
         """Pull into ``base_path / name`` instead of the kind's default folder (a workspace's
-        ``add(source, name=...)`` names the folder, for remote sources too: SPEC §6.1)."""
+        ``add(source, name=...)`` names the folder, for remote sources too: behaviour §6.1)."""
         self._name = check_relative_name(name, "name")
 
     async def pull_code(
@@ -110,7 +110,7 @@ class StorageBase:
         """Pull now, synchronously; safe in a notebook cell whose event loop is running.
 
         Whatever goes wrong leaves as a ``StorageError`` of one line without this storage's
-        secrets: an ``OSError`` names the path, a library's own error its type (SPEC §2.3).
+        secrets: an ``OSError`` names the path, a library's own error its type (behaviour §2.3).
         """
         started = time.perf_counter()
         try:

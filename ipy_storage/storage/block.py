@@ -1,5 +1,5 @@
 """``BlockStorageAdapter``: any object with ``get_directory`` (a Prefect block or look-alike),
-SPEC §3.3."""
+behaviour §3.3."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ that carries it through git's environment configuration (never a URL, argv or ``
 Credentials come as a ``GitCredentials``-like dict, a bare secret, or a Prefect credentials block
 (``GitHubCredentials``, ``GitLabCredentials``, ``BitBucketCredentials``, …), duck-typed: its
 ``format_git_credentials(url)`` when it has one, else its ``token`` / ``access_token`` /
-``password`` field with Prefect's host rules (SPEC §2.4, §3.1)."""
+``password`` field with Prefect's host rules (behaviour §2.4, §3.1)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The destination folder as both engines (git and the fsspec mirror) see it: its lock, its
 backup before a reset, free names for the user's files that upstream displaces, and state files
 written atomically. One home for these, so the two engines keep the user's work the same way
-(SPEC §3.1, §5)."""
+(behaviour §3.1, §5)."""
 
 from __future__ import annotations
 

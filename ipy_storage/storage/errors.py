@@ -1,4 +1,4 @@
-"""The error family (SPEC §2.3).
+"""The error family (behaviour §2.3).
 
 Configuration mistakes are ``ValueError``s and pull failures are ``RuntimeError``s, as in
 Prefect, so Prefect-style ``except`` clauses keep working; all derive from ``StorageError`` so a

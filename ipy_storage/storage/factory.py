@@ -1,4 +1,4 @@
-"""``create_storage_from_source`` (SPEC §3.5): a source string becomes the right storage.
+"""``create_storage_from_source`` (behaviour §3.5): a source string becomes the right storage.
 
 ``classify_source`` says which kind a source is (once); ``build_storage`` is the one place that
 says which option fits which kind, for Prefect's factory and for the notebook's workspace alike.

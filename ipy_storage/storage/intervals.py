@@ -1,4 +1,4 @@
-"""The pull-interval rule, once for every layer (SPEC §2.1, §6.2).
+"""The pull-interval rule, once for every layer (behaviour §2.1, §6.2).
 
 A pull interval is a number of seconds a timer thread can sleep: finite, above 0 and at most a
 year; ``None`` means a one-time sync. Storages check it when they are built, the workspace when a

@@ -1,4 +1,4 @@
-"""``LocalStorage``: a directory that is already here (SPEC §3.4)."""
+"""``LocalStorage``: a directory that is already here (behaviour §3.4)."""
 
 from __future__ import annotations
 

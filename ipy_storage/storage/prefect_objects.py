@@ -1,4 +1,4 @@
-"""Prefect's own objects, duck-typed so that Prefect is never imported (SPEC §2.4): a block's type
+"""Prefect's own objects, duck-typed so that Prefect is never imported (behaviour §2.4): a block's type
 slug and document name, its pull-step placeholder as ``get_block_placeholder()`` renders it, the
 value held by a Prefect ``Secret`` block or a pydantic ``SecretStr``, and the saved blocks this
 process has used (so that step → storage → step is the identity for them too)."""

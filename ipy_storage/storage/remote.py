@@ -1,4 +1,4 @@
-"""``RemoteStorage``: any fsspec URL (SPEC §3.2). Configuration and pull step live here; the
+"""``RemoteStorage``: any fsspec URL (behaviour §3.2). Configuration and pull step live here; the
 incremental engine that pulls it lives in ``mirror``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How the core's objects show themselves without knowing who draws them (SPEC §6.5).
+"""How the core's objects show themselves without knowing who draws them (behaviour §6.5).
 
 Storages and pull results have ``_repr_html_`` and a plain-text ``__repr__``, but the drawing
 lives above the core, in :mod:`ipy_storage.display`, which registers one renderer per class here.

@@ -1,7 +1,7 @@
-"""What a pull reports (SPEC §2.2): progress while it runs, a ``PullResult`` when it ends.
+"""What a pull reports (behaviour §2.2): progress while it runs, a ``PullResult`` when it ends.
 
 Both engines (git and the fsspec mirror) fill the same ``PullResult`` in the same vocabulary of
-SPEC §5, and ``finish()`` gives every result one order, so reports and tests never depend on which
+behaviour §5, and ``finish()`` gives every result one order, so reports and tests never depend on which
 engine produced them.
 """
 

@@ -1,4 +1,4 @@
-"""Which fsspec settings hold secrets (SPEC §2.4), found by structure as well as by name.
+"""Which fsspec settings hold secrets (behaviour §2.4), found by structure as well as by name.
 
 A setting holds a secret when
 
@@ -112,7 +112,7 @@ def plaintext_secrets(settings: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def check_no_plaintext(settings: dict[str, Any]) -> None:
-    """The ValueError of SPEC §2.4 for the first secret in plain text, naming only its place."""
+    """The ValueError of behaviour §2.4 for the first secret in plain text, naming only its place."""
     found = plaintext_secrets(settings)
     if found:
         raise StorageConfigError(

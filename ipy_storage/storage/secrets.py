@@ -1,4 +1,4 @@
-"""Secrets that never show their value (SPEC §2.4) and the redaction of messages: URL userinfo
+"""Secrets that never show their value (behaviour §2.4) and the redaction of messages: URL userinfo
 by structure, and the values of the secrets a message is about. Prefect's own secret holders (a
 ``Secret`` block, a pydantic ``SecretStr``) work wherever a ``Secret`` does."""
 

@@ -1,5 +1,5 @@
 """Warnings about pull steps a Prefect worker cannot reproduce, or that would put a secret into
-Prefect's database when deployed from here (SPEC §8). Every rule below was checked against
+Prefect's database when deployed from here (behaviour §8). Every rule below was checked against
 Prefect 3.9.1: ``tests/test_prefect_warnings.py`` has Prefect's own step functions fail on
 these steps the way the messages say, ``tests/test_prefect_e2e.py`` shows on a real server and
 worker what ``prefect deploy`` stores.

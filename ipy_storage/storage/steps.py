@@ -1,4 +1,4 @@
-"""Pull steps back into storages (SPEC §4, reverse): ``from_pull_step`` accepts one step, a list
+"""Pull steps back into storages (behaviour §4, reverse): ``from_pull_step`` accepts one step, a list
 of steps, or a prefect.yaml mapping with a ``pull:`` list."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The workspace file (SPEC §6.7): storages and timers that outlive the kernel.
+"""The workspace file (behaviour §6.7): storages and timers that outlive the kernel.
 
 ``ipy-storage.yaml`` beside the notebooks. The name says whose file it is, the file browser
 shows it (a dot-file would hide it from the people meant to read and edit it), it never collides

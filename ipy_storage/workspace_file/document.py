@@ -1,4 +1,4 @@
-"""The workspace file as text (SPEC §6.7): a prefect.yaml-shaped document.
+"""The workspace file as text (behaviour §6.7): a prefect.yaml-shaped document.
 
 ``pull:`` is Prefect's list of pull steps, each tagged with Prefect's reserved ``id:`` (the
 storage's name in the workspace, which Prefect's own runs ignore or use for templating).

@@ -1,4 +1,4 @@
-"""A workspace kept in its file (SPEC §6.7), both ways.
+"""A workspace kept in its file (behaviour §6.7), both ways.
 
 The file follows the workspace: after every change (add, remove, watch, unwatch) the entries are
 computed again and, when they differ from what the file holds, written atomically under a lock

@@ -1,4 +1,4 @@
-"""The git storage: ``GitRepository`` and the engine that pulls it (SPEC §3.1, §5).
+"""The git storage: ``GitRepository`` and the engine that pulls it (behaviour §3.1, §5).
 
 One pull (``pull.pull_checkout``), in the order the modules come into it:
 
@@ -17,7 +17,7 @@ One pull (``pull.pull_checkout``), in the order the modules come into it:
    the journal; check upstream with one ``git ls-remote`` (``fetching``) while ``tracked_dirs``
    finds pulled files the user deleted without looking at every file; fetch shallowly; then
    ``apply`` — upstream's change as the user sees it (commits and ``directories`` together,
-   ``update_plan.as_the_user_sees``), ``survey`` of those paths, ``update_plan`` by the SPEC §5
+   ``update_plan.as_the_user_sees``), ``survey`` of those paths, ``update_plan`` by the behaviour §5
    rules, the journal, and ``placement``: every file written through a staging folder and renamed
    into place, every user entry in the way moved aside, never overwritten; ``merge`` for files
    both sides changed. Refs, the new cone (``layout``), submodules, and a record of what was

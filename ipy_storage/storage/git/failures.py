@@ -1,5 +1,5 @@
 """What a failed git command means for the user: its stderr matched against known patterns,
-turned into one line with the error class and a hint (SPEC §2.3). Pure: no git runs here."""
+turned into one line with the error class and a hint (behaviour §2.3). Pure: no git runs here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Merging upstream's change into a file the user edited too (SPEC §5, "both changed"): the
+"""Merging upstream's change into a file the user edited too (behaviour §5, "both changed"): the
 old commit's version (base), the user's file and upstream's new version go to the shared merge
 layer (``storage.merging``: a line merge for text as ``git merge-file`` does it, cell by cell
 for notebooks). A merge replaces the user's file in one rename (it then holds both sides); when

@@ -1,4 +1,4 @@
-"""``GitRepository``: configuration, naming, credentials and pull step (SPEC §3.1, §4).
+"""``GitRepository``: configuration, naming, credentials and pull step (behaviour §3.1, §4).
 The pulling itself lives in the engine modules beside this one."""
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ class GitRepository(StorageBase):
     # -- Python protocol -------------------------------------------------------------------
     def _identity(self) -> tuple:
         """Prefect's ``url``, ``branch``, ``name`` plus ``commit_sha`` and ``directories`` (two
-        checkouts that differ there are different); never ``pull_interval`` (SPEC §3.1)."""
+        checkouts that differ there are different); never ``pull_interval`` (behaviour §3.1)."""
         return (
             self._url,
             self._branch,

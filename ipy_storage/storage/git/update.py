@@ -6,7 +6,7 @@
 3. Nothing new, same ``directories`` → ``restore_deleted`` and done. Otherwise ``fetch``
    upstream's tip shallowly (when it moved).
 4. ``apply`` — upstream's change as the user sees it (commits and cones together), ``survey``
-   those paths, ``plan`` them by SPEC §5, write the journal, ``place`` the plan (index,
+   those paths, ``plan`` them by behaviour §5, write the journal, ``place`` the plan (index,
    removals, moves aside, writes, merges), then the new cone and ``move_refs``.
 5. Submodules, then ``record`` what was pulled.
 
@@ -112,7 +112,7 @@ class Update:
         return fetch_tip(self.runner, self.root, tip)
 
     def restore_deleted(self) -> None:
-        """SPEC §5: pulled files the user deleted come back, unless something of the user's now
+        """behaviour §5: pulled files the user deleted come back, unless something of the user's now
         stands where they were (that stays)."""
         deleted = sorted(self.deleted_in_cone(self.checkout_cone))
         restored = self.placer.write(deleted, needed=False)

@@ -1,4 +1,4 @@
-"""SPEC §5 for a git update: what happens to each path upstream changed, given what the user
+"""behaviour §5 for a git update: what happens to each path upstream changed, given what the user
 did to it, decided before anything is touched (``placement`` then carries the plan out).
 
 The planner is pure: it sees upstream's changes (old → new commit) and the state of each of those
@@ -96,7 +96,7 @@ def as_the_user_sees(
 def plan_update(
     upstream: dict[str, Change], local: dict[str, str], deleted_elsewhere: set[str]
 ) -> UpdatePlan:
-    """Apply SPEC §5 to every path upstream changed (as the user sees it); ``local`` gives each
+    """Apply behaviour §5 to every path upstream changed (as the user sees it); ``local`` gives each
     one's state (absent = untouched); ``deleted_elsewhere`` are pulled files the user deleted
     that upstream did not change."""
     plan = UpdatePlan()

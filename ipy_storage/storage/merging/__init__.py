@@ -1,5 +1,5 @@
 """Three-way merges of one file both sides changed, shared by the git and the mirror engines
-(SPEC §5, "both changed F"): ``merge_file(path, base, local, upstream)``.
+(behaviour §5, "both changed F"): ``merge_file(path, base, local, upstream)``.
 
 - **Text** (``text``): what ``git merge-file`` makes of it, run through GitPython's command
   layer. A clean merge gives the merged bytes; a conflict, or a binary file, gives None and

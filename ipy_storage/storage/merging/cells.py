@@ -276,7 +276,7 @@ class CellMerge:
         return None if where is None else cells[where]
 
     def _cell(self, k: int) -> None:
-        """Base cell ``k`` as the user and upstream left it (SPEC §5 at the scale of a cell)."""
+        """Base cell ``k`` as the user and upstream left it (behaviour §5 at the scale of a cell)."""
         base = self.base[k]
         mine = self._side(self.mine, self.local, k)
         theirs = self._side(self.theirs, self.upstream, k)

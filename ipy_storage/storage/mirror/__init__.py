@@ -1,5 +1,5 @@
 """The mirror engine: a destination folder that follows any fsspec URL, incrementally, without
-ever losing the user's work (SPEC §3.2, §5). ``RemoteStorage`` pulls with it, and so does
+ever losing the user's work (behaviour §3.2, §5). ``RemoteStorage`` pulls with it, and so does
 ``BlockStorageAdapter`` (from the folder its block filled).
 
 One pull, step by step (``pull.pull_mirror``):
@@ -23,7 +23,7 @@ One pull, step by step (``pull.pull_mirror``):
    destination folder if needed.
 4. **Read the manifest** of the last pull (``manifest``), adopting what a killed pull had
    already placed (its journal).
-5. **Decide per file** (``keep_work.decide``, SPEC §5): compare the listing with what was pulled
+5. **Decide per file** (``keep_work.decide``, behaviour §5): compare the listing with what was pulled
    last, and each local file that needs it with the copy that was written. When the source is as
    pulled last, only files the user deleted come back: no ``stat`` per file, and a ``listdir``
    only of the folders changed since they were last found complete. Upstream changes to files the user edited are merged into them (text and notebooks, against the version kept in ``pristine``), else not taken (``kept_local``).

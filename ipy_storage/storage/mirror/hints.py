@@ -1,4 +1,4 @@
-"""What a failed pull tells the user: one line, Prefect's hints, no secret (SPEC §2.3, §3.2).
+"""What a failed pull tells the user: one line, Prefect's hints, no secret (behaviour §2.3, §3.2).
 
 The rules are one table. A failure matches a row by the service's error code (botocore's
 ``ClientError``), by an exception class name anywhere in its chain, or by a fragment of its

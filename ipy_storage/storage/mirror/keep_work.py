@@ -1,4 +1,4 @@
-"""SPEC §5 for a mirror: what a pull does to each file, decided before anything is written.
+"""behaviour §5 for a mirror: what a pull does to each file, decided before anything is written.
 
 Per file, the source as listed now is compared with the source as pulled last (the manifest's
 ``remote``), and the local file now with the copy we wrote (the manifest's ``local``):
@@ -50,7 +50,7 @@ class Download(NamedTuple):
 
 @dataclass
 class Decisions:
-    """What this pull will do, file by file (SPEC §5)."""
+    """What this pull will do, file by file (behaviour §5)."""
 
     downloads: list[Download] = field(default_factory=list)
     deletions: list[tuple[str, os.stat_result]] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Which remote keys may become files in the destination (SPEC §3.2).
+"""Which remote keys may become files in the destination (behaviour §3.2).
 
 A bucket is not trusted: before anything of a pull is written, every key is checked, and one bad
 key fails the pull with a message that names it.

@@ -1,4 +1,4 @@
-"""The mirror's merge step (SPEC §5, "both changed F"): upstream's new version, downloaded like
+"""The mirror's merge step (behaviour §5, "both changed F"): upstream's new version, downloaded like
 any update, the user's file and the version pulled last (the base, from ``pristine``) go to the
 shared merge layer (``storage.merging``). The result replaces the user's file in one rename.
 Either way upstream's version becomes the base of the next merge, as git's index does: the

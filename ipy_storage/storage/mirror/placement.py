@@ -144,7 +144,7 @@ class Placer:
             self.placed(total, download.rel)
 
     def prepare(self, download: Download, temporary: str, written: Copy) -> bool:
-        """Clear the way for one downloaded file, keeping the user's work (SPEC §5); says
+        """Clear the way for one downloaded file, keeping the user's work (behaviour §5); says
         whether the download is to be placed."""
         rel = download.rel
         if download.reason == MERGE:

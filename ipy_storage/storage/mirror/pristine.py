@@ -1,5 +1,5 @@
 """The mirror's memory of what it pulled, so that a file both sides changed can be merged
-(SPEC §5, the merge step: ``mirror.merge``): the pristine store.
+(behaviour §5, the merge step: ``mirror.merge``): the pristine store.
 
 **The store** (``.ipy_storage_pristine/`` in the destination, hidden like the manifest) holds a
 copy of each text file and notebook the mirror placed, named by the digest and size the
@@ -19,7 +19,7 @@ mirror hashes what it writes) whose first 8,000 bytes hold no NUL byte (git's te
 notebook is JSON, so text), while the store holds less than ``STORE_LIMIT`` (128 MiB). A course
 or a project's code and notebooks are a few megabytes, so the store stays small beside them
 even while an update replaces every file; past the bound a file simply has no base, and a file
-both sides changed is kept as the user had it (SPEC §5's rule without a merge).
+both sides changed is kept as the user had it (behaviour §5's rule without a merge).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def pull_mirror(
     reset: bool = False,
     progress: ProgressCallback | None = None,
 ) -> PullResult:
-    """Make ``destination`` follow ``url`` incrementally, keeping the user's work (SPEC §3.2, §5).
+    """Make ``destination`` follow ``url`` incrementally, keeping the user's work (behaviour §3.2, §5).
 
     The caller holds the destination's lock (``StorageBase.pull`` takes it).
     """

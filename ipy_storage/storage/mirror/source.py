@@ -51,7 +51,7 @@ def open_filesystem(url: str, settings: dict[str, Any]) -> tuple[Any, str]:
 
 def check_protocol(protocol: str, url: str) -> None:
     """An unknown protocol is a pull failure, not a configuration error: it may be registered
-    later (SPEC §3.2)."""
+    later (behaviour §3.2)."""
     from fsspec.registry import known_implementations, registry
 
     if protocol not in known_implementations and protocol not in registry:
