@@ -10,7 +10,11 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
+TAG = "IPY_STORAGE_GIT"  # a mark in the environment of each process a pull starts
 
 
 def descendants(pid: int) -> list[int]:
@@ -41,6 +45,21 @@ def kill_tree(process: subprocess.Popen) -> None:
             with contextlib.suppress(OSError):
                 stream.close()
     process.wait()
+
+
+def spawn(start: Callable[[dict[str, str]], T], env: dict[str, str]) -> T:
+    """``start(env)`` with a mark of its own in ``env``: an interrupt that lands while the process
+    is being created, before its handle is ours, still ends it (found by the mark)."""
+    tag = os.urandom(8).hex()
+    try:
+        return start({**env, TAG: tag})
+    except BaseException:
+        mark = f"{TAG}={tag}".encode()
+        for pid in descendants(os.getpid()):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as environ:
+                if mark in environ.read().split(b"\0"):
+                    _kill([pid, *descendants(pid)])
+        raise
 
 
 def _kill(pids: Iterable[int]) -> None:

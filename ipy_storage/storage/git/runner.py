@@ -32,7 +32,7 @@ from ..credentials import config_environment
 from ..errors import NetworkError, StoragePullError
 from ..result import Progress, ProgressCallback
 from .failures import git_failure
-from .processes import Watchdog, kill_tree
+from .processes import Watchdog, kill_tree, spawn
 from .source import GitSource
 
 # A last resort against a server that never answers; http.lowSpeed* catches stalls sooner.
@@ -141,11 +141,11 @@ class GitRunner:
         """Start ``git args``; collect it with ``finish`` (so independent commands overlap).
         ``lasting``: it may transfer objects or write many files, so it must die with us."""
         command = [*self._prefix(lasting), git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
-        return git.Git(str(cwd) if cwd else None).execute(
-            command,
-            as_process=True,
-            istream=subprocess.PIPE if stdin else None,
-            env=self.env,
+        return spawn(
+            lambda env: git.Git(str(cwd) if cwd else None).execute(
+                command, as_process=True, istream=subprocess.PIPE if stdin else None, env=env
+            ),
+            self.env,
         )
 
     def finish(
@@ -195,14 +195,16 @@ class GitRunner:
     ) -> None:
         """Run a network command that reports progress on stderr (clone, fetch)."""
         command = [*self._prefix(True), git.Git.GIT_PYTHON_GIT_EXECUTABLE, *args]
-        # GitPython's process wrapper, used beyond its typed surface (``proc``, ``_timeout_error``).
-        process: Any = git.Git(str(cwd) if cwd else None).execute(
-            command,
-            as_process=True,
-            with_stdout=False,
-            universal_newlines=True,  # "\r" ends a progress line as "\n" does
-            errors="replace",
-            env=self.env,
+        process: Any = spawn(
+            lambda env: git.Git(str(cwd) if cwd else None).execute(
+                command,
+                as_process=True,
+                with_stdout=False,
+                universal_newlines=True,  # "\r" ends a progress line as "\n" does
+                errors="replace",
+                env=env,
+            ),
+            self.env,
         )
         progress = _Progress(self)
         try:
