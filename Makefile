@@ -16,7 +16,7 @@ $(BASE): pyproject.toml | $(PY)
 	touch $@
 
 $(TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,integration]'
 	touch $@ $(BASE)
 
 ## make demo: pull the embedded demo sources (offline) and print what was pulled where, what
@@ -31,7 +31,7 @@ test: lint typecheck chromium backends
 
 ## make test-fast: the suite without kernels, browsers, servers, Prefect or kill loops (under a
 ## minute); tests/conftest.py marks tests by the fixtures they use
-FAST := not (kernel or browser or server or s3 or prefect or slow)
+FAST := not (kernel or browser or server or s3 or backends or prefect or slow)
 test-fast: $(TEST)
 	$(PY) -m pytest -m "$(FAST)"
 
@@ -58,8 +58,8 @@ fuzz: $(TEST)
 	    .hypothesis/fuzz.log
 
 ## make test-min: make test-fast in its own venv on the lowest versions pyproject.toml declares
-## (.ci/floors.py pins each dependency to its floor; uv resolves the rest, as pip backtracks for
-## long over boto3 once fsspec and s3fs are pinned)
+## (.ci/floors.py pins each dependency to its floor; uv resolves the rest). Only the test extra:
+## the integration extra's clients need a newer fsspec than ours (adlfs 2024.4 needs 2023.12)
 MIN_VENV := .venv-min
 test-min:
 	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)

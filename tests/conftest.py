@@ -21,6 +21,7 @@ MARKERS_OF_FIXTURES = {
     "_git_http_server_session": ("server",),
     "_git_https_server_session": ("server",),
     "s3_endpoint": ("server", "s3"),
+    "backend_farm": ("server", "backends"),
     "kernel": ("kernel",),
     "jupyterlab": ("server", "browser"),
     "prefect_run": ("prefect",),

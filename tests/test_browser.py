@@ -11,9 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from playwright.sync_api import expect
 
-from tests.fixtures.browser import open_notebook, run_cell
+from tests.fixtures.browser import expect, open_notebook, run_cell
 
 pytestmark = pytest.mark.browser
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell
-from playwright.sync_api import expect
 
 from ipy_storage import RemoteStorage
-from tests.fixtures.browser import open_notebook
+from tests.fixtures.browser import expect, open_notebook
 from tests.fixtures.lessons import as_bytes, lesson, ran, write_lesson_tree
 
 pytestmark = pytest.mark.browser

@@ -221,6 +221,7 @@ def test_links_inside_a_local_source_are_pulled_as_content_outside_ones_skipped(
 # --------------------------------------------------------------------------- hints
 
 
+@pytest.mark.backends  # gcsfs's error class: a client of the matrix (integration extra)
 def test_a_gcs_authentication_failure_gets_the_credentials_hint():
     from gcsfs.retry import HttpError
 

@@ -36,7 +36,12 @@ pytestmark = pytest.mark.timeout(180)
 NOTEBOOK = "lesson.ipynb"
 UTILS = "utils.py"
 UTILS_TEXT = "def add(a, b):\n    return a + b\n\n\n\ndef double(a):\n    return 2 * a\n"
-ENGINES = ["git", "file", "s3"]
+# git and s3 start servers through getfixturevalue, which collection cannot see: marked here
+ENGINES = [
+    pytest.param("git", marks=pytest.mark.server),
+    "file",
+    pytest.param("s3", marks=[pytest.mark.server, pytest.mark.s3]),
+]
 
 
 class HttpGitUpstream:
