@@ -426,6 +426,29 @@ def test_changed_directories_apply_to_an_existing_checkout(git_http_server, tmp_
     assert sorted(text_tree(tmp_path / source.name)) == ["a/1.py", "b/2.py", "c/3.py", "top.py"]
 
 
+def test_a_sparse_checkout_fetches_the_files_it_writes_in_one_request(git_http_server, tmp_path):
+    """A partial clone fetches a missing file when it is written; one request for each of 60 files
+    would make widening a cone or an update slow on a real host (git's own sparse-checkout
+    batches them, and so must the engine)."""
+    files = {f"b/{i}.py": f"{i}\n" for i in range(60)} | {"a/1.py": "1\n"}
+    source = git_http_server.create_repo(files)
+    creds = git_http_server.credentials()
+    storage(source.url, tmp_path, directories=["a"], credentials=creds).pull()
+    fetches = []
+    for change in ("widen", "update"):
+        if change == "update":
+            source.commit({f"b/{i}.py": f"{i} changed\n" for i in range(60)})
+        git_http_server.clear_requests()
+        result = storage(source.url, tmp_path, directories=["a", "b"], credentials=creds).pull()
+        assert len(result.added if change == "widen" else result.modified) == 60
+        fetches.append([r for r in git_http_server.requests() if r.startswith("POST")])
+
+    widen, update = fetches
+    assert len(widen) <= 2, widen  # a fetch of the missing files (protocol v2: one POST)
+    assert len(update) <= 3, update  # the tip (ls-refs), the commit (shallow), then its files
+    assert text_tree(tmp_path / source.name)["b/7.py"] == "7 changed\n"
+
+
 def test_sparse_directory_named_like_an_option(make_repo, tmp_path):
     source = make_repo({"--odd/a.py": "a\n", "other/b.py": "b\n"})
     with pytest.warns(UserWarning):

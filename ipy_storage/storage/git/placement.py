@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..destination import move_aside
 from .checkout import Checkout
+from .prefetch import fetch_missing_contents
 from .runner import GitRunner
 from .update_plan import NO_OBJECT, NONE, Change
 
@@ -132,6 +133,11 @@ class Placer:
             elif kind is not None:
                 self.moved[path] = move_aside(target, self.root)
 
+    def fetch(self, paths: list[str]) -> None:
+        """A partial clone's missing contents of ``paths``, fetched together before they are
+        written or merged."""
+        fetch_missing_contents(self.runner, self.root, paths)
+
     def write(self, paths: list[str], needed: bool) -> list[str]:
         """Write ``paths`` as the index has them, each in one rename; returns those written
         (without ``needed``, a path the user's entry stands in the way of is skipped)."""
@@ -165,8 +171,11 @@ class Placer:
         if not folders:
             return []
         output = self.runner.run("ls-files", "--deleted", "-z", "--", *folders, cwd=self.root)
-        missing = [p for p in os.fsdecode(output.stdout).split("\0") if p and cone_filter(p)]
-        return self.write(sorted(set(missing)), needed=False)
+        missing = sorted(
+            {p for p in os.fsdecode(output.stdout).split("\0") if p and cone_filter(p)}
+        )
+        self.fetch(missing)
+        return self.write(missing, needed=False)
 
     def follow_modes(self, upstream: dict[str, Change], paths: list[str]) -> None:
         """Upstream's executable bit on files that keep the user's content (merged or kept)."""

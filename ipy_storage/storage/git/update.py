@@ -115,6 +115,7 @@ class Update:
         """behaviour §5: pulled files the user deleted come back, unless something of the user's now
         stands where they were (that stays)."""
         deleted = sorted(self.deleted_in_cone(self.checkout_cone))
+        self.placer.fetch(deleted)
         restored = self.placer.write(deleted, needed=False)
         self.unrestored.update(set(deleted) - set(restored))
         self.result.added += restored
@@ -166,6 +167,7 @@ class Update:
         set_cone(self.runner, self.root, will)
         self.changes = Changes(ask_git=None)
         deleted = sorted(self.deleted_in_cone(will))
+        self.placer.fetch(deleted)
         self.result.added += self.placer.write(deleted, needed=False)
 
     def change_cone(self, will: list[str] | None) -> None:
@@ -189,6 +191,7 @@ class Update:
         placer.set_index(diff, seen.entering)
         result.deleted += placer.remove(plan.remove)
         placer.move_aside(plan.aside)
+        placer.fetch(plan.write + plan.restore + plan.merge)
         writes = placer.write(plan.write, needed=True)
         restores = placer.write(plan.restore, needed=False)
         self.unrestored.update(set(plan.restore) - set(restores))
