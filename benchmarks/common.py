@@ -63,5 +63,6 @@ def write_section(heading: str, text: str) -> None:
         updated = current.rstrip("\n") + "\n\n" + text
     else:
         end = current.find("\n## ", start + len(heading))
-        updated = current[:start] + text + ("" if end == -1 else current[end + 1 :])
+        rest = "" if end == -1 else "\n\n" + current[end + 1 :]
+        updated = current[:start] + text.rstrip("\n") + rest
     RESULTS.write_text(updated.rstrip("\n") + "\n")

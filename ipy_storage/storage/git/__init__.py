@@ -20,7 +20,8 @@ One pull (``pull.pull_checkout``), in the order the modules come into it:
    ``update_plan.as_the_user_sees``), ``survey`` of those paths, ``update_plan`` by the behaviour §5
    rules, the journal, and ``placement``: every file written through a staging folder and renamed
    into place, every user entry in the way moved aside, never overwritten; ``merge`` for files
-   both sides changed. Refs, the new cone (``layout``), submodules, and a record of what was
+   both sides changed; a sparse (partial) clone's missing contents fetched first in one request
+   (``prefetch``). Refs, the new cone (``layout``), submodules, and a record of what was
    pulled in ``.git/ipy-storage/`` end it.
 
 Every step can run again, so the pull after a kill anywhere finishes the interrupted one to the

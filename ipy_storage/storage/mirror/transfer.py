@@ -154,62 +154,71 @@ def threaded(
 ) -> Generator[Batch, None, None]:
     """Streamed copies on ``workers`` daemon threads; one worker uses ``fs`` itself, several
     have a filesystem each. A failure stops the workers from taking more jobs."""
-    todo: queue.SimpleQueue = queue.SimpleQueue()
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    for job in jobs:
-        todo.put(job)
-    stop = threading.Event()
     count = max(1, min(workers, len(jobs)))
-    shared = count == 1  # the pull's thread only waits: one worker may use its filesystem
-
-    def work() -> None:
-        own = fs if shared else None
-        try:
-            while not stop.is_set():
-                try:
-                    download, temporary = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    if own is None:
-                        own = thread_filesystem(fs)
-                    path = listing.path(download.rel)
-                    done.put(
-                        (download, temporary, stream_copy(own, path, temporary, watchdog.alive))
-                    )
-                except BaseException as exc:  # handed to the pull's thread
-                    done.put((download, temporary, exc))
-                    return
-        finally:
-            if own is not None and not shared:
-                close_filesystem(own)
-            done.put(None)
-
-    threads = [
-        threading.Thread(target=work, name="ipy-storage-get", daemon=True) for _ in range(count)
-    ]
-    for thread in threads:
-        thread.start()
-    running = len(threads)
+    pool = _Workers(fs, listing, watchdog, shared=count == 1)
+    for job in jobs:
+        pool.todo.put(job)
+    for _ in range(count):
+        threading.Thread(target=pool.work, name="ipy-storage-get", daemon=True).start()
+    running = count
     try:
         while running:
-            arrived = [watchdog.wait(done)]
-            while not done.empty():
-                arrived.append(done.get())
+            arrived = [watchdog.wait(pool.done)]
+            while not pool.done.empty():
+                arrived.append(pool.done.get())
             running -= arrived.count(None)
-            batch: Batch = []
-            failure = None
-            for item in filter(None, arrived):
-                if isinstance(item[2], BaseException):
-                    failure = failure or (item[2], item[0].rel)
-                else:
-                    batch.append(item)
+            batch, failure = _sort_out(arrived)
             if batch:
                 yield batch
             if failure is not None:
                 raise describe_failure(failure[0], url, key=failure[1]) from None
     finally:
-        stop.set()
+        pool.stop.set()
+
+
+class _Workers:
+    """The queues the worker threads share: jobs to take, copies (or a failure) handed back,
+    and ``None`` from each worker that ended."""
+
+    def __init__(self, fs: Any, listing: Listing, watchdog: Watchdog, shared: bool) -> None:
+        self.fs, self.listing, self.watchdog, self.shared = fs, listing, watchdog, shared
+        self.todo: queue.SimpleQueue = queue.SimpleQueue()
+        self.done: queue.SimpleQueue = queue.SimpleQueue()
+        self.stop = threading.Event()
+
+    def work(self) -> None:
+        """Copy jobs until none is left, the pull stops, or one fails (handed back, then end)."""
+        own = self.fs if self.shared else None  # the pull's thread only waits: one may share
+        try:
+            while not self.stop.is_set():
+                try:
+                    download, temporary = self.todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    own = own if own is not None else thread_filesystem(self.fs)
+                    path = self.listing.path(download.rel)
+                    copy = stream_copy(own, path, temporary, self.watchdog.alive)
+                    self.done.put((download, temporary, copy))
+                except BaseException as exc:  # handed to the pull's thread
+                    self.done.put((download, temporary, exc))
+                    return
+        finally:
+            if own is not None and not self.shared:
+                close_filesystem(own)
+            self.done.put(None)
+
+
+def _sort_out(arrived: list) -> tuple[Batch, tuple[BaseException, str] | None]:
+    """The copies that arrived, and the first failure among them (with its key)."""
+    batch: Batch = []
+    failure = None
+    for item in filter(None, arrived):
+        if isinstance(item[2], BaseException):
+            failure = failure or (item[2], item[0].rel)
+        else:
+            batch.append(item)
+    return batch, failure
 
 
 # --------------------------------------------------------------------------- fsspec's batched get
