@@ -2,7 +2,7 @@
 ever losing the user's work (behaviour §3.2, §5). ``RemoteStorage`` pulls with it, and so does
 ``BlockStorageAdapter`` (from the folder its block filled).
 
-One pull, step by step (``pull.pull_mirror``):
+One pull, step by step (``pull.pull_mirror``, then ``pull.MirrorPull.run``):
 
 1. **Open the source** (``source.open_filesystem``). The fsspec filesystem is built from the URL
    and the settings; secrets are revealed here and nowhere else. An unknown protocol, or one

@@ -9,7 +9,8 @@ from ..destination import move_to_backup
 from ..errors import DestinationConflictError
 from ..result import Progress, ProgressCallback, PullResult
 from ..secrets import redact
-from .keep_work import decide, settled_folders
+from .keep_work import Decisions, decide, settled_folders
+from .listing import Listing
 from .manifest import Manifest
 from .placement import Placer, discard_staging
 from .source import list_source, open_filesystem, release_filesystem
@@ -37,56 +38,75 @@ def pull_mirror(
     fs, root = open_filesystem(url, settings)
     succeeded = False
     try:
-        pulled = pull_listed(fs, root, url, settings, destination, result, reset, report)
+        MirrorPull(fs, url, settings, destination, result, report).run(root, reset)
         succeeded = True
-        return pulled
+        return result
     finally:
         release_filesystem(fs, url, settings, succeeded)
 
 
-def pull_listed(
-    fs: Any,
-    root: str,
-    url: str,
-    settings: dict[str, Any],
-    destination: Path,
-    result: PullResult,
-    reset: bool,
-    report: Reporter,
-) -> PullResult:
-    """The pull once the source is open: list, decide, delete, download, record."""
-    watchdog = Watchdog(fs, url)
-    listing = list_source(fs, root, url, destination, watchdog)
-    result.skipped.extend(listing.skipped)
-    result.notes.extend(listing.notes)
-    report("list", len(listing.files), len(listing.files), message=redact(url))
+class MirrorPull:
+    """One pull once the source is open, as named steps: list, decide, place, record."""
 
-    if reset:
-        result.backup = move_to_backup(destination)
-    created = prepare_destination(destination)
-    discard_staging(destination)
-    manifest = Manifest.load(destination)
-    decisions = decide(listing, manifest, destination)
+    def __init__(
+        self,
+        fs: Any,
+        url: str,
+        settings: dict[str, Any],
+        destination: Path,
+        result: PullResult,
+        report: Reporter,
+    ) -> None:
+        self.fs, self.url, self.settings = fs, url, settings
+        self.destination, self.result, self.report = destination, result, report
+        self.watchdog = Watchdog(fs, url)
 
-    for rel in decisions.forget:
-        manifest.forget(rel)
-    for rel, identity in decisions.acknowledged:
-        manifest.acknowledge(rel, identity)
-    result.kept_local.extend(decisions.kept_local)
-    total = len(decisions.downloads)
-    placer = Placer(destination, url, manifest, result, report.placer(result), created)
-    try:
+    def run(self, root: str, reset: bool) -> None:
+        listing = self.list(root)
+        if reset:
+            self.result.backup = move_to_backup(self.destination)
+        created = prepare_destination(self.destination)
+        discard_staging(self.destination)
+        manifest = Manifest.load(self.destination)
+        decisions = self.decide(listing, manifest)
+        try:
+            self.place(listing, manifest, decisions, created)
+        finally:
+            manifest.save(self.destination, self.url)  # also what a failed pull placed
+            discard_staging(self.destination)
+        total = len(decisions.downloads)
+        self.report("done", total, total, self.result.bytes_transferred, self.result.summary())
+
+    def list(self, root: str) -> Listing:
+        """The source's files (what cannot be pulled is reported, not pulled)."""
+        listing = list_source(self.fs, root, self.url, self.destination, self.watchdog)
+        self.result.skipped.extend(listing.skipped)
+        self.result.notes.extend(listing.notes)
+        count = len(listing.files)
+        self.report("list", count, count, message=redact(self.url))
+        return listing
+
+    def decide(self, listing: Listing, manifest: Manifest) -> Decisions:
+        """behaviour §5 for every path; the manifest learns what needs no transfer."""
+        decisions = decide(listing, manifest, self.destination)
+        for rel in decisions.forget:
+            manifest.forget(rel)
+        for rel, identity in decisions.acknowledged:
+            manifest.acknowledge(rel, identity)
+        self.result.kept_local.extend(decisions.kept_local)
+        return decisions
+
+    def place(
+        self, listing: Listing, manifest: Manifest, decisions: Decisions, created: bool
+    ) -> None:
+        """Deletions, then downloads placed as they complete, then the folders found settled."""
+        placed = self.report.placer(self.result)
+        placer = Placer(self.destination, self.url, manifest, self.result, placed, created)
         placer.delete(decisions.deletions)
         if decisions.downloads:
-            placer.fetch(fs, listing, decisions.downloads, settings, watchdog)
+            placer.fetch(self.fs, listing, decisions.downloads, self.settings, self.watchdog)
         if manifest.changes:
-            manifest.settle(settled_folders(destination, listing, manifest.folders))
-    finally:
-        manifest.save(destination, url)
-        discard_staging(destination)
-
-    report("done", total, total, result.bytes_transferred, result.summary())
-    return result
+            manifest.settle(settled_folders(self.destination, listing, manifest.folders))
 
 
 def prepare_destination(destination: Path) -> bool:
