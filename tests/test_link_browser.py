@@ -93,7 +93,10 @@ def test_a_student_follows_the_teachers_link_twice_and_keeps_the_edit(
                  ("open", "course/week1/intro.ipynb"))  # fmt: skip
     git_http_server.set_delay(0.4)  # slow enough to see the progress page
     student.goto(link)
-    student.wait_for_selector("li.running", timeout=30_000)
+    state = student.locator("li.running .state", has_text="Cloning")
+    state.wait_for(timeout=30_000)  # the stage is told once: no "cloning · Cloning …"
+    assert state.inner_text().startswith("Cloning http")
+    assert student.locator("li.running progress").get_attribute("value") is None  # no total yet
     _shot(student, "progress")
     git_http_server.set_delay(None)
     _wait_for_notebook(student, "course/week1/intro.ipynb")

@@ -53,8 +53,10 @@ function listen(url) {
   on("start", (e) => { mark(e.index, "running", "Pulling…"); say("Pulling…"); });
   on("progress", (e) => {
     const r = row(e.index);
-    if (e.total) { r.bar.max = e.total; r.bar.value = e.done; }
-    r.state.textContent = e.stage + (e.total ? ` ${e.done} of ${e.total}` : "") + (e.message ? ` · ${e.message}` : "");
+    if (e.total) { r.bar.max = e.total; r.bar.value = e.done; } else r.bar.removeAttribute("value");
+    const count = e.total ? ` ${e.done} of ${e.total}` : "";
+    const told = e.message && e.message.toLowerCase().startsWith(e.stage.toLowerCase());
+    r.state.textContent = told ? e.message + count : e.stage + count + (e.message ? ` · ${e.message}` : "");
   });
   on("result", (e) => {
     let text = "Done: " + e.summary;
