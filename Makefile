@@ -30,10 +30,10 @@ test: lint typecheck chromium backends
 	$(PY) -m pytest
 
 ## make test-fast: the suite without kernels, browsers, servers, Prefect or kill loops (under a
-## minute); tests/conftest.py marks tests by the fixtures they use
+## minute, on every core: pytest-xdist); tests/conftest.py marks tests by the fixtures they use
 FAST := not (kernel or browser or server or s3 or backends or prefect or slow)
 test-fast: $(TEST)
-	$(PY) -m pytest -m "$(FAST)"
+	$(PY) -m pytest -n auto -m "$(FAST)"
 
 ## make fuzz: every generated test (git histories, kills anywhere, notebook merges, buckets,
 ## secret settings) with random seeds for FUZZ_MINUTES (30 in all, shared by the tests); a
