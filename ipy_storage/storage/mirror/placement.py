@@ -32,7 +32,7 @@ from .hints import disk_failure
 from .keep_work import MERGE, UPDATE, Download, lstat, path_down_from_known, same_stat
 from .listing import Listing
 from .manifest import BLOCK, Copy, Journal, Manifest, file_digest
-from .merge import merge_download
+from .merge import MirrorMerge
 from .pristine import Pristine
 from .transfer import Batch, transfer
 from .watchdog import Watchdog
@@ -60,6 +60,7 @@ class Placer:
         self.placed = placed  # progress: (files to place, the one just placed)
         self.journal = Journal(destination)
         self.pristine = Pristine(destination, manifest)  # what was pulled: later merges' base
+        self.merger = MirrorMerge(destination, self.pristine, manifest, result)
         self.folders: dict[str, bool] = {"": created}  # ready folder → made by this pull
 
     # -- deletions ----------------------------------------------------------------------------
@@ -148,15 +149,7 @@ class Placer:
         whether the download is to be placed."""
         rel = download.rel
         if download.reason == MERGE:
-            merge_download(
-                self.destination,
-                self.pristine,
-                self.manifest,
-                self.result,
-                download,
-                temporary,
-                written,
-            )
+            self.merger.merge(download, temporary, written)
             return False
         fresh = self.ensure_folder(rel.rpartition("/")[0])
         target = f"{self.root}/{rel}"
