@@ -156,3 +156,18 @@ def test_every_cited_rule_has_its_section_in_docs_behaviour():
     old_form = "SPEC" + " §"  # spelled apart, so this file does not hold it
     elsewhere = [str(p.relative_to(ROOT)) for p in files if old_form in p.read_text()]
     assert elsewhere == [], "cite docs/behaviour.md (behaviour §n), the project's own rules"
+
+
+def test_every_module_the_docs_name_exists():
+    """A renamed module leaves its old name in the docs: a newcomer would look for it in vain."""
+    folders = [PACKAGE, ROOT / "tests", ROOT / "benchmarks", ROOT / ".ci"]
+    modules = ["/" + str(path.relative_to(ROOT)) for f in folders for path in f.rglob("*.py")]
+    docs = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    named = {
+        f"{doc.name}: {name}"
+        for doc in docs
+        for name in re.findall(r"`([\w/]+\.py)`", doc.read_text())
+        if not name.startswith("flows/")  # an example of a user's file
+        and not any(module.endswith(f"/{name}") for module in modules)
+    }
+    assert named == set()
