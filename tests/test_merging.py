@@ -335,6 +335,11 @@ SHRUNK = {  # failures the generated test found once, kept as they were shrunk
         [("l0", "# l0\n"), B[0], ("b1", "# b1\n# mine"), *B[2:]],
         [("b1", "# b1\n# theirs"), B[3], B[2], *B[4:]],
     ),
+    "upstream moved a cell below one the user deleted, then added cells after it": (
+        B[:4],
+        [B[0], B[1], B[3]],
+        [B[1], B[2], B[0], ("u0", "# u0\n"), ("u1", "# u1\n"), ("u2", "# u2\n"), B[3]],
+    ),
 }
 
 

@@ -86,15 +86,26 @@ class CellMerge:
             self._insertions(k)
             if k < len(self.base) and k not in self.mine.moved and k not in self.theirs.moved:
                 self._cell(k)
-        for j, block in self.moved:  # after the cell upstream put before them (or on top)
-            anchors = [c for c in self.out.cells if j and _same(c, self.upstream[j - 1])]
-            if block and (j == 0 or len(anchors) == 1):
-                self.out.place_block(block, anchors[0] if anchors else None)
+        for j, block in self.moved:
+            found, anchor = self._anchor(j)
+            if block and found:
+                self.out.place_block(block, anchor)
         markers = {marker_key(cell): cell for cell in self.out.cells if is_marked(cell)}
         for key, anchor in self.follow:  # wherever the user's moves put it: after its cell
             if key in markers:
                 self.out.place_after(markers[key], anchor)
         return self.out
+
+    def _anchor(self, j: int) -> tuple[bool, Cell | None]:
+        """Where cells upstream moved to its position ``j`` go: after the nearest cell before
+        them in upstream's order that the merge has (one the user deleted is passed over), on
+        top when there is none; not found when that cell is ambiguous (cells without ids alike).
+        The nearest, not the one right before: a merge of its own result must give that result."""
+        for i in range(j - 1, -1, -1):
+            anchors = [cell for cell in self.out.cells if _same(cell, self.upstream[i])]
+            if anchors:
+                return len(anchors) == 1, anchors[0]
+        return True, None
 
     def _insertions(self, k: int) -> None:
         """The user's new cells before base cell ``k``, then upstream's (those the user does
