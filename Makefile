@@ -41,17 +41,19 @@ test-fast: $(TEST)
 ## .hypothesis/fuzz.log counts examples and pulls
 FUZZ_MINUTES ?= 30
 KILLS := tests/test_git_kill_anywhere.py::test_killed_at
+# one run per back end: a random run never ends by itself, so each gets its own share of time
+BUCKETS := tests/test_backends.py::test_generated_buckets_are_mirrored_exactly_version_after_version
 FUZZ_TESTS ?= tests/test_git_generated.py \
   $(KILLS)_any_write_or_git_command_of_a_generated_update \
   $(KILLS)_a_random_moment_of_an_update_of_hundreds_of_files \
   $(KILLS)_a_random_moment_of_a_first_clone \
   tests/test_merging.py::test_generated_merges_keep_the_users_work_and_take_upstreams \
-  tests/test_backends.py::test_generated_buckets_are_mirrored_exactly_version_after_version \
+  $(foreach backend,memory file azure gcs sftp http,$(BUCKETS)[$(backend)]) \
   tests/test_secret_settings.py::test_generated_settings_render_only_placeholders_or_are_refused
 fuzz: $(TEST)
 	@for test in $(FUZZ_TESTS); do \
 	  IPY_STORAGE_FUZZ=1 timeout --foreground $$(( $(FUZZ_MINUTES) * 60 / $(words $(FUZZ_TESTS)) )) \
-	    $(PY) -m pytest -x -q --timeout=0 $$test; status=$$?; \
+	    $(PY) -m pytest -x -q --timeout=0 "$$test"; status=$$?; \
 	  [ $$status -eq 0 ] || [ $$status -eq 124 ] || exit $$status; done; \
 	  echo "no finding in $(FUZZ_MINUTES) minutes; all runs so far:"; \
 	  awk '{n[$$1]++; p[$$1]+=$$2} END {for (t in n) print t, n[t], "examples,", p[t], "pulls"}' \

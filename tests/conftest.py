@@ -6,6 +6,8 @@ fixtures: a new test that asks for a server, a kernel, a browser or Prefect is m
 
 import pytest
 
+from tests.fixtures.fuzzing import FUZZ
+
 pytest_plugins = [
     "tests.fixtures.git_server",
     "tests.fixtures.s3_server",
@@ -30,6 +32,8 @@ MARKERS_OF_FIXTURES = {
 
 def pytest_collection_modifyitems(items):
     for item in items:
+        if FUZZ:  # make fuzz stops each generated test by its own clock; a module's limit would
+            item.add_marker(pytest.mark.timeout(0))  # end it mid-example as a failure
         for fixture in set(item.fixturenames) & MARKERS_OF_FIXTURES.keys():
             for marker in MARKERS_OF_FIXTURES[fixture]:
                 item.add_marker(marker)

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ipy_storage import RemoteStorage
@@ -198,6 +198,7 @@ VERSIONS = st.lists(
 )
 @settings(generated(examples=12))
 @given(versions=VERSIONS)
+@example(versions=[{"0": b"\r"}])  # found by make fuzz: the GCS emulator serves it as b""
 def test_generated_buckets_are_mirrored_exactly_version_after_version(backend, versions):
     """Any sequence of upstream versions (names with spaces, non-ASCII, dots, deep folders):
     after each pull the destination holds exactly upstream, and a pull that finds it so
@@ -211,5 +212,5 @@ def test_generated_buckets_are_mirrored_exactly_version_after_version(backend, v
             current = version
             storage = storage or storage_for(backend, Path(base), prefix)
             storage.pull()
-            assert tree(storage.destination) == current
+            assert tree(storage.destination) == backend.as_served(prefix, current)
         assert not storage.pull().changed
