@@ -335,6 +335,11 @@ SHRUNK = {  # failures the generated test found once, kept as they were shrunk
         [("l0", "# l0\n"), B[0], ("b1", "# b1\n# mine"), *B[2:]],
         [("b1", "# b1\n# theirs"), B[3], B[2], *B[4:]],
     ),
+    "upstream replaced the one cell the user deleted with two new ones": (
+        [("b1", "# b0\n")],
+        [],
+        [("u3", "# u2\n"), ("u5", "# u4\n")],
+    ),
     "upstream moved a cell below one the user deleted, then added cells after it": (
         B[:4],
         [B[0], B[1], B[3]],

@@ -71,10 +71,11 @@ class CellMerge:
         self.upstream_moves = {j: k for k, j in self.theirs.moved.items()}
         # upstream versions already shown beside the user's cells (an earlier merge put them)
         self.shown = {marker_key(cell) for cell in local if is_marked(cell)}
-        # cells the user has that the base had not: upstream's new cells an earlier merge added
-        # are among them (wherever the user's deletions moved them) and are not added twice
-        new = [local[j] for cells in self.mine.inserted.values() for j in cells]
-        self.held = {digest(inputs(cell)) for cell in new} | {c["id"] for c in new if "id" in c}
+        # what the user's notebook has that the base had not: upstream's new cells an earlier
+        # merge added are among it (wherever the user's deletions moved them, or paired with a
+        # base cell by content when upstream kept no id) and are not added twice
+        self.held = {digest(inputs(cell)) for cell in local} - {digest(inputs(c)) for c in base}
+        self.held |= {c["id"] for c in local if "id" in c} - {c["id"] for c in base if "id" in c}
         self.out = Merged()
         # upstream's versions of cells both changed, each with the user's cell it follows
         self.follow: list[tuple[str, Cell]] = []
