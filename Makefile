@@ -56,7 +56,7 @@ fuzz: $(TEST)
 	    $(PY) -m pytest -x -q --timeout=0 "$$test"; status=$$?; \
 	  [ $$status -eq 0 ] || [ $$status -eq 124 ] || exit $$status; done; \
 	  echo "no finding in $(FUZZ_MINUTES) minutes; the git runs counted so far:"; \
-	  touch .hypothesis/fuzz.log; \
+	  mkdir -p .hypothesis; touch .hypothesis/fuzz.log; \
 	  awk '{n[$$1]++; p[$$1]+=$$2} END {for (t in n) print t, n[t], "examples,", p[t], "pulls"}' \
 	    .hypothesis/fuzz.log
 
