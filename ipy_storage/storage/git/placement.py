@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..destination import move_aside
 from .checkout import Checkout
-from .prefetch import fetch_missing_contents
+from .prefetch import fetch_contents
 from .runner import GitRunner
 from .update_plan import NO_OBJECT, NONE, Change
 
@@ -133,10 +133,10 @@ class Placer:
             elif kind is not None:
                 self.moved[path] = move_aside(target, self.root)
 
-    def fetch(self, paths: list[str]) -> None:
-        """A partial clone's missing contents of ``paths``, fetched together before they are
-        written or merged."""
-        fetch_missing_contents(self.runner, self.root, paths)
+    def fetch(self, blobs: set[str]) -> None:
+        """New contents, fetched together (a partial clone lacks them) before they are written
+        or merged."""
+        fetch_contents(self.runner, self.root, blobs)
 
     def write(self, paths: list[str], needed: bool) -> list[str]:
         """Write ``paths`` as the index has them, each in one rename; returns those written
@@ -171,11 +171,8 @@ class Placer:
         if not folders:
             return []
         output = self.runner.run("ls-files", "--deleted", "-z", "--", *folders, cwd=self.root)
-        missing = sorted(
-            {p for p in os.fsdecode(output.stdout).split("\0") if p and cone_filter(p)}
-        )
-        self.fetch(missing)
-        return self.write(missing, needed=False)
+        missing = [p for p in os.fsdecode(output.stdout).split("\0") if p and cone_filter(p)]
+        return self.write(sorted(set(missing)), needed=False)
 
     def follow_modes(self, upstream: dict[str, Change], paths: list[str]) -> None:
         """Upstream's executable bit on files that keep the user's content (merged or kept)."""

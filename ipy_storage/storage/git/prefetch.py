@@ -1,31 +1,20 @@
 """A sparse pull's clone is partial: it holds the contents of the files it has checked out and
 fetches any other one the moment git reads it — one request each. Before an update writes or
-merges many files, the missing ones are fetched together, in one request, as git's own
-checkout does (``checkout-index`` and ``cat-file`` would fetch them one by one)."""
+merges many files, their contents are fetched together, in one request, as git's own checkout
+does (``checkout-index`` and ``cat-file`` would fetch them one by one). The contents an update
+writes are new to the clone (its fetch brought none), so they are asked for without a look at
+what the clone holds; a file the user deleted comes back from contents it has."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from .layout import index_entries
 from .runner import GitRunner
 
-SUBMODULE = "160000"  # a gitlink: a commit of another repository, nothing to fetch here
 
-
-def fetch_missing_contents(runner: GitRunner, root: Path, paths: list[str]) -> None:
-    """Fetch in one request the contents the index names for ``paths`` that the clone lacks."""
-    if len(paths) < 2 or not _is_partial(runner, root):
-        return
-    wanted = set(paths)
-    blobs = {
-        blob
-        for path, (mode, blob) in index_entries(runner, root).items()
-        if path in wanted and mode != SUBMODULE
-    }
-    missing = sorted(blobs - _present_objects(runner, root))
-    if len(missing) < 2:
+def fetch_contents(runner: GitRunner, root: Path, blobs: set[str]) -> None:
+    """Fetch ``blobs`` in one request, when the clone is partial and there is more than one."""
+    if len(blobs) < 2 or not _is_partial(runner, root):
         return
     runner.run(
         "-c",
@@ -38,7 +27,7 @@ def fetch_missing_contents(runner: GitRunner, root: Path, paths: list[str]) -> N
         "--stdin",
         "origin",
         cwd=root,
-        input="".join(blob + "\n" for blob in missing).encode(),
+        input="".join(blob + "\n" for blob in sorted(blobs)).encode(),
         network=True,
         action="Fetching files of",
     )
@@ -47,11 +36,3 @@ def fetch_missing_contents(runner: GitRunner, root: Path, paths: list[str]) -> N
 def _is_partial(runner: GitRunner, root: Path) -> bool:
     promisor = runner.run("config", "--get", "remote.origin.promisor", cwd=root, check=False)
     return promisor.stdout.strip() == b"true"
-
-
-def _present_objects(runner: GitRunner, root: Path) -> set[str]:
-    """Every object the clone holds (listing them never fetches)."""
-    output = runner.run(
-        "cat-file", "--batch-all-objects", "--batch-check=%(objectname)", "--unordered", cwd=root
-    )
-    return set(os.fsdecode(output.stdout).split())

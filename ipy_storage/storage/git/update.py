@@ -26,6 +26,7 @@ from .source import GitSource, in_cone, normal_directories
 from .survey import deleted_files, survey, upstream_changes
 from .tracked_dirs import Changes, FolderSnapshot, folders_of
 from .update_plan import (
+    GITLINK,
     MISSING,
     Change,
     Transition,
@@ -115,7 +116,6 @@ class Update:
         """behaviour §5: pulled files the user deleted come back, unless something of the user's now
         stands where they were (that stays)."""
         deleted = sorted(self.deleted_in_cone(self.checkout_cone))
-        self.placer.fetch(deleted)
         restored = self.placer.write(deleted, needed=False)
         self.unrestored.update(set(deleted) - set(restored))
         self.result.added += restored
@@ -167,7 +167,8 @@ class Update:
         set_cone(self.runner, self.root, will)
         self.changes = Changes(ask_git=None)
         deleted = sorted(self.deleted_in_cone(will))
-        self.placer.fetch(deleted)
+        entries = index_entries(self.runner, self.root)  # the new commit: none of it is here yet
+        self.placer.fetch({entries[p][1] for p in deleted if entries[p][0] != GITLINK})
         self.result.added += self.placer.write(deleted, needed=False)
 
     def change_cone(self, will: list[str] | None) -> None:
@@ -191,7 +192,9 @@ class Update:
         placer.set_index(diff, seen.entering)
         result.deleted += placer.remove(plan.remove)
         placer.move_aside(plan.aside)
-        placer.fetch(plan.write + plan.restore + plan.merge)
+        placer.fetch(
+            {upstream[p].new_blob for p in plan.write + plan.merge if not upstream[p].gitlink}
+        )
         writes = placer.write(plan.write, needed=True)
         restores = placer.write(plan.restore, needed=False)
         self.unrestored.update(set(plan.restore) - set(restores))

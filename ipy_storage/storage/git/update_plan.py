@@ -15,6 +15,7 @@ from .source import in_cone
 
 NONE = "000000"  # the mode of a path a commit does not have
 NO_OBJECT = "0" * 40
+GITLINK = "160000"  # the mode of a submodule: a commit of another repository
 
 # The state of a path upstream changed, in the work tree, compared with the old commit.
 UNTOUCHED = "untouched"  # as pulled (or absent, for a path upstream adds)
@@ -36,7 +37,7 @@ class Change:
 
     @property
     def gitlink(self) -> bool:
-        return "160000" in (self.old_mode, self.new_mode)
+        return GITLINK in (self.old_mode, self.new_mode)
 
     @property
     def text_like(self) -> bool:
