@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 import nbformat
 import pytest
 
-from tests.fixtures.browser import CHROMIUM, running_jupyterlab
+from tests.fixtures.browser import CHROMIUM, require_chromium, running_jupyterlab
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +23,7 @@ TOKEN_ENV = "COURSE_GIT_TOKEN"
 
 @pytest.fixture(scope="module")
 def course_lab(tmp_path_factory, _git_http_server_session):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it with apt-get)")
+    require_chromium()
     git = _git_http_server_session
     config = {"IPyStorageLinks": {"token_envs": {TOKEN_ENV: [git.base_url + "/"]}}}
     with running_jupyterlab(
