@@ -67,7 +67,11 @@ def sha_tree(root: Path) -> dict[str, str]:
 def prefect_steps(backend_farm, tmp_path_factory) -> dict:
     """Every back end pulled by us, then its step run by Prefect in one process."""
     from tests.fixtures.backend_servers import gcs_client_environment
-    from tests.fixtures.prefect_venv import ensure_peer_venv, prefect_environment
+    from tests.fixtures.prefect_venv import (
+        ensure_peer_venv,
+        prefect_environment,
+        run_in_peer_venv,
+    )
 
     python = ensure_peer_venv()
     ensure_peer_extras(python)
@@ -87,17 +91,8 @@ def prefect_steps(backend_farm, tmp_path_factory) -> dict:
     plan.write_text(json.dumps({"work": str(base / "prefect"), "steps": steps}))
     driver = Path(__file__).with_name("fixtures") / "backend_steps_driver.py"
     env = prefect_environment(base / "home", gcs_client_environment())
-    process = subprocess.run(
-        [str(python), str(driver), str(plan)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=base,
-        timeout=300,
-    )
-    answers = [line[2:] for line in process.stdout.splitlines() if line.startswith("@@")]
-    assert process.returncode == 0 and answers, process.stderr[-3000:]
-    return {"ours": ours, "prefect": json.loads(answers[-1]), "steps": steps}
+    prefect, _ = run_in_peer_venv(python, driver, str(plan), env=env, cwd=base, timeout=300)
+    return {"ours": ours, "prefect": prefect, "steps": steps}
 
 
 @pytest.mark.parametrize("name", [b for b in BACKENDS if b != "memory" and b not in PREFECT_CANNOT])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -325,7 +324,11 @@ def block_specs(server) -> list[dict]:
 @pytest.fixture(scope="module")
 def prefect_run(tmp_path_factory, _git_https_server_session, s3_endpoint, s3_client) -> dict:
     """Run the whole table in one Prefect process and return its JSON answer."""
-    from tests.fixtures.prefect_venv import ensure_peer_venv, prefect_environment
+    from tests.fixtures.prefect_venv import (
+        ensure_peer_venv,
+        prefect_environment,
+        run_in_peer_venv,
+    )
     from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY
 
     python = ensure_peer_venv()
@@ -391,17 +394,8 @@ def prefect_run(tmp_path_factory, _git_https_server_session, s3_endpoint, s3_cli
         },
     )
     driver = Path(__file__).with_name("fixtures") / "prefect_driver.py"
-    process = subprocess.run(
-        [str(python), str(driver), str(base / "plan.json")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=base,
-        timeout=240,
-    )
-    answers = [line[2:] for line in process.stdout.splitlines() if line.startswith("@@")]
-    assert process.returncode == 0 and answers, process.stderr[-3000:]
-    answer = json.loads(answers[-1])
+    plan = str(base / "plan.json")
+    answer, process = run_in_peer_venv(python, driver, plan, env=env, cwd=base, timeout=240)
     answer["stderr"] = process.stderr
     return answer
 

@@ -209,7 +209,11 @@ def test_a_filter_the_user_sets_still_silences_it(tmp_path):
 @pytest.fixture(scope="module")
 def prefect_claims(tmp_path_factory, _git_http_server_session) -> dict:
     """Our steps for the cases we warn about, run by Prefect's own step functions."""
-    from tests.fixtures.prefect_venv import ensure_peer_venv, prefect_environment
+    from tests.fixtures.prefect_venv import (
+        ensure_peer_venv,
+        prefect_environment,
+        run_in_peer_venv,
+    )
     from tests.fixtures.s3_server import free_port
 
     python, base = ensure_peer_venv(), tmp_path_factory.mktemp("prefect-claims")
@@ -247,20 +251,11 @@ def prefect_claims(tmp_path_factory, _git_http_server_session) -> dict:
     )
     script = Path(__file__).with_name("fixtures") / "prefect_claims.py"
     try:
-        process = subprocess.run(
-            [str(python), str(script), str(plan)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=base,
-            timeout=180,
-        )
+        answer, _ = run_in_peer_venv(python, script, str(plan), env=env, cwd=base, timeout=180)
     finally:
         http.terminate()
         http.wait()
-    answers = [line[2:] for line in process.stdout.splitlines() if line.startswith("@@")]
-    assert process.returncode == 0 and answers, process.stderr[-3000:]
-    return json.loads(answers[-1])
+    return answer
 
 
 @pytest.mark.prefect
